@@ -1,0 +1,80 @@
+"""What every CLI command shares: settings, the engine, the actor, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from dispatch.config import Settings, load_settings
+from dispatch.db.engine import make_engine
+from dispatch.db.migrate import ensure_current
+from dispatch.errors import InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    """Lazily built per invocation, so `--help` never touches the database."""
+
+    _settings: Settings | None = None
+    _engines: dict[bool, Engine] = field(default_factory=dict)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or load_settings()
+
+    def engine(self, *, migrated: bool = True) -> Engine:
+        """The database engine; unless told otherwise, refuse an unmigrated schema."""
+        if migrated not in self._engines:
+            engine = make_engine(self.settings.database_url)
+            if migrated:
+                ensure_current(engine)
+            self._engines[migrated] = engine
+        return self._engines[migrated]
+
+    def actor(self, given: str | None) -> str:
+        """The person behind a command that shows one member's data (required, audited)."""
+        actor = (given or self.settings.actor or "").strip()
+        if not actor:
+            raise InputError(
+                "this command shows or changes one member's data: say who you are with "
+                "--as NAME or DISPATCH_ACTOR",
+                where="--as",
+            )
+        return actor
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def json_option(func: F) -> F:
+    """Add ``--json``: print exactly one JSON document on stdout instead of a table."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout, for scripts."
+    )(func)
+
+
+def actor_option(func: F) -> F:
+    func = click.option(
+        "--reason", default=None, help="Why you are looking (recorded in the audit log)."
+    )(func)
+    return click.option(
+        "--as",
+        "actor",
+        metavar="NAME",
+        default=None,
+        help="Your personal account name (or DISPATCH_ACTOR); every access is audited.",
+    )(func)
+
+
+def emit_json(document: Any) -> None:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,1 @@
+"""Privacy machinery: suppressions, the audit log, keyed hashing, erasure and export."""

@@ -1,0 +1,1 @@
+"""The member register: members, households, stores, behaviour and the consent ledger."""

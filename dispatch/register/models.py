@@ -1,0 +1,186 @@
+"""The member register: members, households, stores, product groups, behaviour, consent.
+
+Behaviour tables (purchases, restaurant visits, web interests) are summaries keyed so
+that a segment criterion is one index range scan: ``(product_group_id, month,
+member_id)`` with the measures included lets PostgreSQL answer "who bought baby
+products in the last six months" from the index alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dispatch.db.base import Base
+from dispatch.db.types import (
+    AddressStatus,
+    BigId,
+    Channel,
+    Decision,
+    HouseholdKind,
+    Language,
+    MemberStatus,
+    Purpose,
+    UTCDateTime,
+    enum_check,
+)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+    __table_args__ = (Index(None, "chain"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    chain: Mapped[str] = mapped_column(String(40))
+    # "retail", "fuel" or "restaurant": what kind of place the chain is.
+    kind: Mapped[str] = mapped_column(String(20))
+    municipality: Mapped[str] = mapped_column(String(60))
+    region: Mapped[str] = mapped_column(String(60))
+
+
+class Household(Base):
+    __tablename__ = "households"
+    __table_args__ = (enum_check("kind", HouseholdKind),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        enum_check("language", Language),
+        enum_check("status", MemberStatus),
+        enum_check("address_status", AddressStatus),
+        Index(None, "household_id"),
+        Index(None, "subject_hash"),
+        Index(None, "postcode"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    card_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # Keyed hash of the card number: survives erasure so an erased member stays
+    # suppressed if the warehouse feed brings them back (see privacy.hashing).
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(80))
+    last_name: Mapped[str | None] = mapped_column(String(80))
+    address_extra: Mapped[str | None] = mapped_column(String(120))
+    street: Mapped[str | None] = mapped_column(String(120))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    post_town: Mapped[str | None] = mapped_column(String(60))
+    municipality: Mapped[str | None] = mapped_column(String(60))
+    region: Mapped[str | None] = mapped_column(String(60))
+    language: Mapped[str] = mapped_column(String(2))
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    home_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    member_since: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default=MemberStatus.ACTIVE)
+    address_status: Mapped[str] = mapped_column(String(12), default=AddressStatus.DELIVERABLE)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProductGroup(Base):
+    __tablename__ = "product_groups"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("product_groups.id"))
+    name_fi: Mapped[str] = mapped_column(String(120))
+    name_sv: Mapped[str] = mapped_column(String(120))
+    # Groups whose purchase reveals health (GDPR Art. 9); no segment may target them.
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PurchaseSummary(Base):
+    """Purchases of one member in one product group in one calendar month."""
+
+    __tablename__ = "purchase_summaries"
+    __table_args__ = (Index(None, "product_group_id", "month", "member_id", "amount", "count"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    product_group_id: Mapped[int] = mapped_column(ForeignKey("product_groups.id"), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of month
+    amount: Mapped[float] = mapped_column(Numeric(12, 2))
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class RestaurantVisit(Base):
+    """Visits of one member to one restaurant in one calendar month."""
+
+    __tablename__ = "restaurant_visits"
+    __table_args__ = (Index(None, "store_id", "month", "member_id", "visits"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
+
+
+class WebInterest(Base):
+    """A web-shop category the member browsed, with the last time they did."""
+
+    __tablename__ = "web_interests"
+    __table_args__ = (Index(None, "category", "last_seen", "member_id"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_seen: Mapped[dt.date] = mapped_column(Date)
+
+
+class ConsentEvent(Base):
+    """The append-only consent ledger. Rows are never updated or deleted."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        enum_check("purpose", Purpose),
+        enum_check("channel", Channel),
+        enum_check("decision", Decision),
+        Index(None, "member_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(8))
+    decision: Mapped[str] = mapped_column(String(10))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(80))
+
+
+class ConsentState(Base):
+    """Current decision per (member, purpose, channel), derived from the ledger.
+
+    Written only by :func:`dispatch.register.consent.record`, in the same transaction
+    as the ledger row, so the two never disagree.
+    """
+
+    __tablename__ = "consent_state"
+    __table_args__ = (
+        enum_check("purpose", Purpose),
+        enum_check("channel", Channel),
+        enum_check("decision", Decision),
+        Index(None, "purpose", "channel", "decision", "member_id"),
+    )
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(20), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(10))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    event_id: Mapped[int] = mapped_column(BigId)
