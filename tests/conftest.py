@@ -25,9 +25,9 @@ from dispatch.config import Settings, load_settings
 from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
 from dispatch.db.migrate import upgrade
+from tests.factories import TEST_SECRET
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-from tests.factories import TEST_SECRET
 
 PG_SERVER = os.environ.get(
     "DISPATCH_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
