@@ -68,7 +68,8 @@ def _secret(env: Mapping[str, str], deployment: str) -> str:
             "DISPATCH_SECRET_KEY", "the embedded development secret is refused in production"
         )
     if len(secret) < 16:
-        raise ConfigError("DISPATCH_SECRET_KEY", "must be at least 16 characters")
+        variable = "DISPATCH_SECRET_KEY_FILE" if path else "DISPATCH_SECRET_KEY"
+        raise ConfigError(variable, "must be at least 16 characters")
     return secret
 
 
@@ -79,6 +80,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if deployment not in {"development", "production"}:
         raise ConfigError("DISPATCH_ENV", f"must be development or production, not {deployment!r}")
     var_dir = Path(env.get("DISPATCH_VAR_DIR", "").strip() or "./var")
+    # Keep "./" on a relative folder: "file://var/outbox" would read "var" as a host.
+    var = var_dir.as_posix() if var_dir.is_absolute() else f"./{var_dir.as_posix()}"
     return Settings(
         env=deployment,
         database_url=_url(
@@ -94,11 +97,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "inprocess://",
             {"inprocess", "redis", "rediss", "amqp", "amqps"},
         ),
-        outbox_url=_url(env, "DISPATCH_OUTBOX_URL", f"file://{var_dir / 'outbox'}", {"file", "s3"}),
+        outbox_url=_url(env, "DISPATCH_OUTBOX_URL", f"file://{var}/outbox", {"file", "s3"}),
         mailer_url=_url(
             env,
             "DISPATCH_MAILER_URL",
-            f"maildir://{var_dir / 'mail'}",
+            f"maildir://{var}/mail",
             {"maildir", "smtp", "smtps", "ses"},
         ),
         actor=env.get("DISPATCH_ACTOR", "").strip() or None,

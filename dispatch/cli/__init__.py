@@ -25,13 +25,13 @@ def cli(ctx: click.Context) -> None:
     Configuration comes from DISPATCH_* environment variables; with none set,
     everything runs embedded (SQLite and folders under ./var).
     """
-    ctx.ensure_object(AppContext)
+    ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 
 def _register_commands() -> None:
-    from dispatch.cli import db, demo, member, register, segment
+    from dispatch.cli import creative, db, demo, member, partner, register, segment
 
-    for module in (db, register, segment, member, demo):
+    for module in (db, register, segment, partner, creative, member, demo):
         cli.add_command(module.group)
 
 

@@ -40,6 +40,16 @@ class AppContext:
             self._engines[migrated] = engine
         return self._engines[migrated]
 
+    def close(self) -> None:
+        """Release pooled connections when the invocation ends (``cli`` arranges it).
+
+        Without this an in-process run (tests, ``dispatch.cli.run``) leaves open
+        connections for the garbage collector, which warns about each of them.
+        """
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+
     def actor(self, given: str | None) -> str:
         """The person behind a command that shows one member's data (required, audited)."""
         actor = (given or self.settings.actor or "").strip()

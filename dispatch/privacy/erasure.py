@@ -1,0 +1,136 @@
+"""Erasure of one member's personal data (GDPR Art. 17), keeping them suppressed.
+
+What goes and what stays (explained for staff in ``docs/members.md``):
+
+- **goes**: every identifying column of the member row (:data:`ERASED_COLUMNS`), the
+  links to household and home store, and every behaviour row (:data:`BEHAVIOUR`);
+  a household nobody else belongs to is deleted with the link.
+- **stays**: the member row itself with ``status = erased`` and its ``subject_hash``;
+  a ``Suppression(reason=erased)`` keyed by that hash, so a re-import of the same card
+  number from the warehouse feed is suppressed at once; the consent ledger and state
+  (proof of what the member decided, keyed by member id only); the audit log.
+
+A later table that holds member data must be added here; the erasure test dumps every
+table in the schema after an erasure and fails if any personal value survives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, exists, select
+from sqlalchemy.orm import Session
+
+from dispatch.db.types import MemberStatus, SuppressionReason, utcnow
+from dispatch.privacy import audit
+from dispatch.privacy.models import Suppression
+from dispatch.register.models import (
+    Household,
+    Member,
+    PurchaseSummary,
+    RestaurantVisit,
+    WebInterest,
+)
+from dispatch.register.services import IDENTITY_FIELDS, ensure_not_erased, get_member
+
+#: Member columns set to NULL: identity, contact, address, and where they belong.
+ERASED_COLUMNS = (*IDENTITY_FIELDS, "household_id", "home_store_id")
+
+#: Tables of behaviour keyed by member id, deleted outright.
+BEHAVIOUR: tuple[type[PurchaseSummary] | type[RestaurantVisit] | type[WebInterest], ...] = (
+    PurchaseSummary,
+    RestaurantVisit,
+    WebInterest,
+)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did, for the audit entry and the operator's message."""
+
+    member_id: int
+    deleted: dict[str, int]
+    household_deleted: bool
+    suppression_added: bool
+
+    def detail(self) -> dict[str, Any]:
+        """The audit entry's detail: counts and flags, never an erased value."""
+        return {
+            "deleted": dict(self.deleted),
+            "household_deleted": self.household_deleted,
+            "suppression_added": self.suppression_added,
+        }
+
+
+def _suppress(session: Session, subject_hash: str) -> bool:
+    """Add the erased suppression unless the hash already has one (a re-imported card)."""
+    already = session.scalar(
+        select(
+            exists().where(
+                Suppression.subject_hash == subject_hash,
+                Suppression.reason == SuppressionReason.ERASED,
+            )
+        )
+    )
+    if already:
+        return False
+    session.add(
+        Suppression(
+            subject_hash=subject_hash,
+            reason=SuppressionReason.ERASED,
+            created_at=utcnow(),
+            source="erasure",
+        )
+    )
+    return True
+
+
+def _drop_orphan_household(session: Session, household_id: int) -> bool:
+    """Delete the household if the erased member was its only member."""
+    others = session.scalar(select(exists().where(Member.household_id == household_id)))
+    if others:
+        return False
+    session.execute(delete(Household).where(Household.id == household_id))
+    return True
+
+
+def erase_member(session: Session, member_id: int, *, actor: str, reason: str | None) -> Erasure:
+    """Erase the member's personal data in the caller's transaction, audited.
+
+    Erasing an already erased member is an :class:`OperationError` rather than a
+    silent no-op: a second request usually means a mistyped id.
+    """
+    member = get_member(session, member_id, for_update=True)
+    ensure_not_erased(member)
+
+    deleted: dict[str, int] = {}
+    for model in BEHAVIOUR:
+        result = cast(
+            "CursorResult[Any]", session.execute(delete(model).where(model.member_id == member.id))
+        )
+        deleted[model.__tablename__] = result.rowcount
+
+    household_id = member.household_id
+    for column in ERASED_COLUMNS:
+        setattr(member, column, None)
+    member.status = MemberStatus.ERASED
+    member.erased_at = utcnow()
+    session.flush()
+    household_deleted = household_id is not None and _drop_orphan_household(session, household_id)
+
+    erasure = Erasure(
+        member_id=member.id,
+        deleted=deleted,
+        household_deleted=household_deleted,
+        suppression_added=_suppress(session, member.subject_hash),
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="member.erase",
+        member_id=member.id,
+        reason=reason,
+        detail=erasure.detail(),
+    )
+    return erasure
