@@ -1,0 +1,297 @@
+"""Segment count latency on PostgreSQL, against hand-written SQL on the same data.
+
+    .venv/bin/python bench/segments.py --members 3700000 [--repeat 15] [--keep]
+
+Builds (or reuses, when its size and seed match) a register in the database
+``dispatch_bench_<members>`` on the local PostgreSQL server, then for every example
+segment in ``segments/`` measures, interleaved so that machine noise hits all alike:
+
+- ``count``: :func:`dispatch.segmenting.services.count`, what ``dispatch segment count``
+  runs (one query: the policy waterfall, i.e. how many each rule removed);
+- ``compiled``: ``SELECT count(*)`` over the compiled recipients query;
+- ``hand``: a hand-written SQL query selecting the same recipients.
+
+It checks that ``compiled`` and ``hand`` agree on the count, then prints p50/p95 per
+segment and the ratio compiled/hand, and appends a dated section to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from dispatch.db.engine import make_engine
+from dispatch.db.migrate import upgrade
+from dispatch.register.seed import SeedOptions, seed_register
+from dispatch.segmenting import services
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = os.environ.get("DISPATCH_BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+SECRET = "bench-secret-key-0123456789"
+AS_OF = dt.date(2026, 11, 15)
+
+
+def hand_written(as_of: dt.date) -> dict[str, str]:
+    """Hand-written SQL for each example segment: what a DBA would type into psql.
+
+    The policy part is the same for every segment, so it is written once per channel
+    and purpose as plain SQL (not generated from the compiler's rules).
+    """
+    adult_year = as_of.year - 18
+
+    def policy(purpose: str, channel: str) -> str:
+        marketing = purpose in {"own_marketing", "partner_marketing", "profiling"}
+        scopes = [(purpose, channel), (purpose, "any")]
+        if marketing:
+            scopes += [("direct_marketing", channel), ("direct_marketing", "any")]
+        objected = " OR ".join(f"(c.purpose = '{p}' AND c.channel = '{ch}')" for p, ch in scopes)
+        parts = [
+            "m.status = 'active'",
+            "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.subject_hash = m.subject_hash"
+            " AND s.reason IN ('erased', 'deceased'))",
+            f"m.birth_year IS NOT NULL AND m.birth_year <= {adult_year}",
+            "NOT EXISTS (SELECT 1 FROM consent_state c WHERE c.member_id = m.id"
+            f" AND c.decision = 'objected' AND ({objected}))",
+            "NOT EXISTS (SELECT 1 FROM consent_state c WHERE c.member_id = m.id"
+            f" AND c.purpose = '{purpose}' AND c.channel = '{channel}' AND c.decision = 'refused')",
+        ]
+        if channel in {"email", "sms"}:
+            parts.append(
+                "EXISTS (SELECT 1 FROM consent_state c WHERE c.member_id = m.id"
+                f" AND c.purpose = '{purpose}' AND c.channel = '{channel}'"
+                " AND c.decision = 'granted')"
+            )
+        if purpose == "partner_marketing" and channel == "post":
+            parts.append(
+                "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.subject_hash = m.subject_hash"
+                " AND s.reason = 'optout_register')"
+            )
+        if channel == "post":
+            parts += [
+                "m.address_status = 'deliverable'",
+                "m.street <> '' AND m.postcode <> '' AND m.post_town <> ''",
+                "NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.subject_hash = m.subject_hash"
+                " AND s.reason = 'returned_mail')",
+            ]
+        if channel == "email":
+            parts.append("m.email <> ''")
+        return "\n  AND ".join(parts)
+
+    return baselines_for(as_of, policy)
+
+
+def baselines_for(
+    as_of: dt.date, policy: Callable[[str, str], str]
+) -> dict[str, str]:
+    """One query per file in segments/, written by hand from the YAML."""
+
+    def month(back: int) -> str:
+        index = as_of.year * 12 + as_of.month - 1 - back
+        return f"DATE '{index // 12:04d}-{index % 12 + 1:02d}-01'"
+
+    today = f"DATE '{as_of.isoformat()}'"
+
+    def groups(code: str) -> str:
+        return (
+            "(WITH RECURSIVE g AS (SELECT id FROM product_groups WHERE code = "
+            f"'{code}' UNION ALL SELECT p.id FROM product_groups p JOIN g ON p.parent_id = g.id)"
+            " SELECT id FROM g)"
+        )
+
+    fuel_3m = (
+        "SELECT member_id FROM purchase_summaries WHERE product_group_id IN "
+        f"{groups('fuel')} AND month BETWEEN {month(3)} AND {today}"
+    )
+    return {
+        "abc-fuel-pensioners": f"""
+SELECT m.id FROM members m
+WHERE m.birth_year <= {as_of.year - 65}
+  AND m.id IN ({fuel_3m})
+  AND (m.home_store_id IN (SELECT id FROM stores WHERE chain = 'ABC')
+       OR m.id IN ({fuel_3m} GROUP BY member_id HAVING sum(amount) >= 100))
+  AND {policy("partner_marketing", "post")}""",
+        "baby-households": f"""
+SELECT min(m.id) AS id FROM members m
+WHERE m.id IN (SELECT member_id FROM purchase_summaries
+               WHERE product_group_id IN {groups("baby")}
+                 AND month BETWEEN {month(6)} AND {today}
+               GROUP BY member_id HAVING sum(count) >= 2)
+  AND {policy("partner_marketing", "post")}
+GROUP BY coalesce(m.household_id, -m.id)""",
+        "bicycle-browsers": f"""
+SELECT m.id FROM members m
+WHERE m.id IN (SELECT member_id FROM web_interests WHERE category = 'bicycles'
+               AND last_seen BETWEEN {today} - 90 AND {today})
+  AND m.birth_year <= {as_of.year - 18}
+  AND {policy("own_marketing", "email")}""",
+        "helsinki-restaurant-regulars": f"""
+SELECT m.id FROM members m
+WHERE m.id IN (SELECT v.member_id FROM restaurant_visits v
+               WHERE v.store_id IN (SELECT id FROM stores WHERE kind = 'restaurant'
+                    AND municipality = 'Helsinki'
+                    AND chain IN ('Rosso', 'Amarillo', 'Fransmanni', 'Presto', 'Coffee House'))
+                 AND v.month BETWEEN {month(3)} AND {today}
+               GROUP BY v.member_id HAVING sum(v.visits) >= 3)
+  AND {policy("own_marketing", "post")}""",
+        "swedish-ostrobothnia": f"""
+SELECT m.id FROM members m
+WHERE m.language = 'sv' AND m.region = 'Pohjanmaa'
+  AND {policy("own_marketing", "post")}""",
+    }
+
+
+def timed(fn: Callable[[], int]) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def prepare(members: int, seed: int, keep: bool) -> tuple[Engine, str]:
+    name = f"dispatch_bench_{members}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    url = f"{SERVER}/{name}"
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if exists and not keep:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            exists = None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT count(*) FROM members")).scalar_one()
+    if have != members:
+        print(f"seeding {members:,} members into {name} ...", file=sys.stderr)
+        started = time.perf_counter()
+        seed_register(
+            engine,
+            SeedOptions(members=members, seed=seed, as_of=AS_OF),
+            secret_key=SECRET,
+            replace=True,
+        )
+        print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    else:
+        print(f"reusing {name} ({members:,} members)", file=sys.stderr)
+    return engine, name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=3_700_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse the bench database if it has the right size"
+    )
+    parser.add_argument("--no-write", action="store_true", help="do not append to bench/RESULTS.md")
+    args = parser.parse_args()
+
+    engine, _name = prepare(args.members, args.seed, args.keep)
+    baselines = hand_written(AS_OF)
+    files = sorted((ROOT / "segments").glob("*.yaml"))
+    rows = []
+    with Session(engine) as session:
+        with engine.connect() as conn:
+            sizes = {
+                t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in (
+                    "members",
+                    "purchase_summaries",
+                    "restaurant_visits",
+                    "web_interests",
+                    "consent_state",
+                )
+            }
+        for path in files:
+            segment = services.load(path)
+            compiled = services.selection(session, segment, as_of=AS_OF).subquery()
+            compiled_count = select(func.count()).select_from(compiled)
+            hand = text(f"SELECT count(*) FROM ({baselines[path.stem]}) AS hand")
+
+            def run_count(segment: services.Segment = segment) -> int:
+                return services.count(session, segment, as_of=AS_OF).selected
+
+            def run_compiled(stmt: object = compiled_count) -> int:
+                return int(session.execute(stmt).scalar_one())  # type: ignore[call-overload]
+
+            def run_hand(stmt: object = hand) -> int:
+                return int(session.execute(stmt).scalar_one())  # type: ignore[call-overload]
+
+            # One warm-up each, then interleave so that noise hits all three alike.
+            results = {
+                k: fn()
+                for k, fn in (("count", run_count), ("compiled", run_compiled), ("hand", run_hand))
+            }
+            if len(set(results.values())) != 1:
+                raise SystemExit(f"{path.name}: counts disagree {results}")
+            times: dict[str, list[float]] = {"count": [], "compiled": [], "hand": []}
+            for _ in range(args.repeat):
+                for key, fn in (
+                    ("count", run_count),
+                    ("compiled", run_compiled),
+                    ("hand", run_hand),
+                ):
+                    times[key].append(timed(fn)[0])
+            rows.append((path.stem, results["count"], times))
+            session.rollback()
+
+    def p(values: list[float], q: float) -> float:
+        return (
+            statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+            if len(values) > 1
+            else values[0]
+        )
+
+    lines = [
+        "| segment | recipients | count p50 | count p95 | compiled p50 | hand p50 | compiled / hand |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for stem, n, times in rows:
+        ratio = statistics.median(times["compiled"]) / statistics.median(times["hand"])
+        lines.append(
+            f"| {stem} | {n:,} | {p(times['count'], 50):.3f} s | {p(times['count'], 95):.3f} s"
+            f" | {p(times['compiled'], 50):.3f} s | {p(times['hand'], 50):.3f} s | {ratio:.2f}× |"
+        )
+    cpu = subprocess.run(
+        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    header = [
+        f"### Segments, {dt.date.today().isoformat()}",
+        "",
+        f"Command: `.venv/bin/python bench/segments.py --members {args.members} --repeat {args.repeat}`",
+        f"Machine: {os.cpu_count()} cores ({cpu or platform.processor()}), PostgreSQL on 127.0.0.1; shared and noisy.",
+        "Register: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; as-of {AS_OF}.",
+        "`count` is `dispatch segment count` (the policy waterfall); `compiled` is count(*) over the",
+        "compiled recipients query; `hand` is hand-written SQL for the same recipients, run interleaved.",
+        "",
+    ]
+    report = "\n".join([*header, *lines, ""])
+    print(report)
+    if not args.no_write:
+        results = ROOT / "bench" / "RESULTS.md"
+        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
+        results.write_text(existing.rstrip() + "\n\n" + report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""``dispatch creative``: submit, list, show, approve and reject partner creatives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
+from dispatch.creatives import services
+from dispatch.creatives.bundle import bundle_from_zip
+from dispatch.creatives.models import CreativeVersion
+from dispatch.creatives.problems import BundleRejected
+from dispatch.db.engine import session_scope
+from dispatch.errors import InputError
+
+_BUNDLE = click.Path(exists=True, path_type=Path)
+
+
+@click.group("creative")
+def group() -> None:
+    """Creatives: partner bundles of letter and e-mail templates (docs/creatives.md).
+
+    A submitted bundle is validated completely, stored as a new version and waits
+    for staff to approve or reject it. An approved version never changes.
+    """
+
+
+def _summary(version: CreativeVersion) -> dict[str, Any]:
+    creative = version.creative
+    return {
+        "id": version.id,
+        "partner": creative.partner.name,
+        "creative": creative.name,
+        "version": version.version,
+        "status": version.status,
+        "content_hash": version.content_hash,
+        "submitted_at": version.submitted_at.isoformat(),
+        "decided_at": version.decided_at.isoformat() if version.decided_at else None,
+        "decided_by": version.decided_by,
+        "reason": version.reason,
+    }
+
+
+def _actor(app: AppContext, given: str | None) -> str:
+    actor = (given or app.settings.actor or "").strip()
+    if not actor:
+        raise InputError(
+            "approving or rejecting is a staff decision: say who you are with --as NAME "
+            "or DISPATCH_ACTOR",
+            where="--as",
+        )
+    return actor
+
+
+_as_option = click.option(
+    "--as",
+    "actor",
+    metavar="NAME",
+    default=None,
+    help="Your personal account name (or DISPATCH_ACTOR); recorded as decided_by.",
+)
+
+
+@group.command("submit")
+@click.argument("partner")
+@click.argument("path", type=_BUNDLE)
+@json_option
+@pass_app
+def submit(app: AppContext, partner: str, path: Path, as_json: bool) -> None:
+    """Validate the bundle at PATH (folder or .zip) and store it for PARTNER.
+
+    Every problem is listed as FILE:LINE: REASON and nothing is stored if there is
+    any (exit 2). Submitting the same creative name again makes a new version.
+    """
+    try:
+        with session_scope(app.engine()) as session:
+            version = services.submit(session, partner, path)
+            doc = _summary(version)
+    except BundleRejected as exc:
+        if as_json:
+            emit_json({"ok": False, "problems": [p.as_dict() for p in exc.found]})
+        raise
+    if as_json:
+        emit_json({"ok": True, **doc})
+    else:
+        click.echo(
+            f"creative version {doc['id']}: {doc['partner']} / {doc['creative']} "
+            f"version {doc['version']} submitted (sha256 {doc['content_hash']})"
+        )
+
+
+@group.command("list")
+@click.option("--partner", default=None, help="Only this partner's creatives.")
+@json_option
+@pass_app
+def list_(app: AppContext, partner: str | None, as_json: bool) -> None:
+    """List creative versions with their status."""
+    with session_scope(app.engine()) as session:
+        docs = [_summary(v) for v in services.list_versions(session, partner)]
+    if as_json:
+        emit_json(docs)
+        return
+    if not docs:
+        click.echo("no creatives")
+    for d in docs:
+        click.echo(f"{d['id']:>5}  {d['partner']} / {d['creative']} v{d['version']}  {d['status']}")
+
+
+@group.command("show")
+@click.argument("version_id", metavar="ID", type=int)
+@json_option
+@pass_app
+def show(app: AppContext, version_id: int, as_json: bool) -> None:
+    """Show one creative version: status, hash, manifest and files (verifies the hash)."""
+    with session_scope(app.engine()) as session:
+        version = services.get_version(session, version_id)
+        doc = _summary(version)
+        services.verify_content(version)
+        bundle = bundle_from_zip(version.bundle)
+        doc["manifest"] = version.manifest
+        doc["files"] = [{"path": p, "size": len(bundle.files[p])} for p in sorted(bundle.files)]
+        doc["size"] = bundle.size
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(
+        f"creative version {doc['id']}: {doc['partner']} / {doc['creative']} v{doc['version']}"
+    )
+    click.echo(f"status:   {doc['status']}")
+    if doc["decided_by"]:
+        click.echo(f"decided:  {doc['decided_at']} by {doc['decided_by']}")
+    if doc["reason"]:
+        click.echo(f"reason:   {doc['reason']}")
+    click.echo(f"sha256:   {doc['content_hash']} (verified)")
+    click.echo(f"channels: {', '.join(doc['manifest']['channels'])}")
+    for lang in ("fi", "sv"):
+        subject = doc["manifest"][lang]["subject"]
+        if subject:
+            click.echo(f"subject ({lang}): {subject}")
+    click.echo(f"files ({doc['size']} bytes):")
+    for f in doc["files"]:
+        click.echo(f"  {f['size']:>9}  {f['path']}")
+
+
+@group.command("approve")
+@click.argument("version_id", metavar="ID", type=int)
+@_as_option
+@json_option
+@pass_app
+def approve(app: AppContext, version_id: int, actor: str | None, as_json: bool) -> None:
+    """Approve submitted creative version ID (staff; the content is verified first)."""
+    who = _actor(app, actor)
+    with session_scope(app.engine()) as session:
+        doc = _summary(services.approve(session, version_id, who))
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"creative version {version_id} approved by {who}")
+
+
+@group.command("reject")
+@click.argument("version_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why (the partner sees this).")
+@_as_option
+@json_option
+@pass_app
+def reject(app: AppContext, version_id: int, reason: str, actor: str | None, as_json: bool) -> None:
+    """Reject submitted creative version ID with a reason (staff)."""
+    who = _actor(app, actor)
+    with session_scope(app.engine()) as session:
+        doc = _summary(services.reject(session, version_id, who, reason))
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"creative version {version_id} rejected by {who}")

@@ -1,0 +1,54 @@
+"""``dispatch partner``: register and list the partners that submit creatives."""
+
+from __future__ import annotations
+
+import click
+
+from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
+from dispatch.creatives import services
+from dispatch.creatives.models import Partner
+from dispatch.db.engine import session_scope
+
+
+@click.group("partner")
+def group() -> None:
+    """Partners: organisations that advertise to members through us.
+
+    The cooperative's own marketing is a partner too, so that every creative has an
+    owner. Partners never see members; see docs/creatives.md.
+    """
+
+
+def _doc(partner: Partner) -> dict[str, object]:
+    return {"id": partner.id, "name": partner.name, "created_at": partner.created_at.isoformat()}
+
+
+@group.command("create")
+@click.argument("name")
+@json_option
+@pass_app
+def create(app: AppContext, name: str, as_json: bool) -> None:
+    """Register a partner called NAME (unique)."""
+    with session_scope(app.engine()) as session:
+        partner = services.create_partner(session, name)
+        doc = _doc(partner)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"partner {doc['id']}: {doc['name']}")
+
+
+@group.command("list")
+@json_option
+@pass_app
+def list_(app: AppContext, as_json: bool) -> None:
+    """List the partners."""
+    with session_scope(app.engine()) as session:
+        docs = [_doc(p) for p in services.list_partners(session)]
+    if as_json:
+        emit_json(docs)
+        return
+    if not docs:
+        click.echo("no partners yet: add one with `dispatch partner create NAME`")
+    for doc in docs:
+        click.echo(f"{doc['id']:>5}  {doc['name']}")
