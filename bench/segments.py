@@ -185,6 +185,10 @@ def prepare(members: int, seed: int, keep: bool) -> tuple[Engine, str]:
             replace=True,
         )
         print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        # Without a vacuum the visibility map is empty and no index-only scan is
+        # possible (and autovacuum may be off, as it is on this machine).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
     else:
         print(f"reusing {name} ({members:,} members)", file=sys.stderr)
     return engine, name

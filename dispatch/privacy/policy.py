@@ -1,0 +1,246 @@
+"""The contact policy: which of the members a segment matched may actually be contacted.
+
+The policy is an ordered list of named rules, each a SQL condition that is true when
+the rule BLOCKS a member. One list serves three uses, so they cannot drift apart:
+
+- :meth:`Policy.select`: the recipients, ``criteria AND NOT rule_1 AND NOT rule_2 ...``
+  (each rule an anti-join PostgreSQL can plan as such);
+- :meth:`Policy.waterfall`: one query that names, per matched member, the FIRST rule
+  that blocks them (a ``CASE``), counted per rule;
+- :meth:`Policy.first_blocking_rule`: the same ``CASE`` for one member.
+
+The order (documented for people in ``docs/consent.md``):
+
+1. ``status``: the member is not active (deceased or erased);
+2. ``suppressed``: a suppression for the subject says erased or deceased, which also
+   catches an erased member re-imported under a new member id;
+3. ``minor``: younger than 18 in the as-of year, or birth year unknown;
+4. the consent rules of :func:`dispatch.register.consent.blocking_clauses`
+   (``objection``, ``consent_refused``, ``no_opt_in``, ``optout_register``);
+5. the channel's reachability: ``address`` for post, ``email`` for e-mail,
+   ``phone`` for SMS and phone;
+6. ``household`` (unit household only): of the household's members that passed every
+   rule above, only the one with the lowest member id is kept.
+
+Every condition is written to be NULL-free (never SQL UNKNOWN), because ``NOT`` in a
+WHERE clause and ``CASE WHEN`` treat UNKNOWN differently; a NULL-free rule blocks the
+same members in both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
+
+from dispatch.db.types import AddressStatus, Channel, MemberStatus, Purpose, SuppressionReason
+from dispatch.privacy.models import Suppression
+from dispatch.register import consent
+from dispatch.register.models import Member
+
+ADULT_AGE = 18
+
+
+class Unit(StrEnum):
+    """Who a segment addresses: every member, or one member per household."""
+
+    MEMBER = "member"
+    HOUSEHOLD = "household"
+
+
+#: The name of the rule that keeps one member per household.
+HOUSEHOLD = "household"
+
+Rule = tuple[str, ColumnElement[bool]]
+
+
+def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``NOT clause``, pushed through AND and OR (De Morgan) down to the leaves.
+
+    PostgreSQL turns ``NOT EXISTS`` into an anti-join only when it is one of the
+    WHERE clause's top-level ANDed conditions, and it pulls sublinks up before it
+    would simplify ``NOT (a OR b)``; so write ``NOT a AND NOT b`` ourselves.
+    Exact for the NULL-free conditions used here.
+    """
+    if isinstance(clause, Grouping):
+        return negate(cast(ColumnElement[bool], clause.element))
+    if isinstance(clause, UnaryExpression) and clause.operator is operators.inv:
+        # NOT NOT x: PostgreSQL would keep a SubPlan instead of a semi-join.
+        return cast(ColumnElement[bool], clause.element)
+    if isinstance(clause, BooleanClauseList):
+        parts = [negate(part) for part in clause.clauses]
+        if clause.operator is operators.or_:
+            return and_(*parts)
+        if clause.operator is operators.and_:
+            return or_(*parts)
+    return not_(clause)
+
+
+def _missing(column: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
+    # NULL-free "absent": an empty string counts as absent too.
+    return or_(column.is_(None), column == "")
+
+
+def _suppressed(*reasons: SuppressionReason) -> ColumnElement[bool]:
+    return exists().where(
+        Suppression.subject_hash == Member.subject_hash,
+        Suppression.reason.in_([r.value for r in reasons]),
+    )
+
+
+def _household_key() -> ColumnElement[int]:
+    # A member without a household is a household of one; negative member ids
+    # cannot collide with (positive) household ids.
+    return func.coalesce(Member.household_id, -Member.id)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The policy for one purpose and channel, evaluated as of one date."""
+
+    purpose: Purpose
+    channel: Channel
+    unit: Unit = Unit.MEMBER
+    as_of: dt.date | None = None
+
+    @property
+    def date(self) -> dt.date:
+        return self.as_of or dt.date.today()
+
+    def rules(self) -> list[Rule]:
+        """The per-member rules, in order, as (name, condition true when it blocks).
+
+        Household dedup is not in this list: it depends on the other members of the
+        household, so :meth:`select` and :meth:`waterfall` apply it after these.
+        """
+        # Born after this year means under 18 at some point of the as-of year; the
+        # register keeps the birth year only, so the year is the finest we can judge.
+        youngest_adult_year = self.date.year - ADULT_AGE
+        rules: list[Rule] = [
+            ("status", Member.status != MemberStatus.ACTIVE.value),
+            ("suppressed", _suppressed(SuppressionReason.ERASED, SuppressionReason.DECEASED)),
+            ("minor", or_(Member.birth_year.is_(None), Member.birth_year > youngest_adult_year)),
+        ]
+        rules.extend(consent.blocking_clauses(Member, self.purpose, self.channel))
+        rules.append(self._reachability())
+        return rules
+
+    def rule_names(self) -> list[str]:
+        """Every name :meth:`waterfall` may report, in policy order."""
+        names = [name for name, _ in self.rules()]
+        if self.unit == Unit.HOUSEHOLD:
+            names.append(HOUSEHOLD)
+        return names
+
+    def _reachability(self) -> Rule:
+        if self.channel == Channel.POST:
+            return (
+                "address",
+                or_(
+                    Member.address_status != AddressStatus.DELIVERABLE.value,
+                    _missing(Member.street),
+                    _missing(Member.postcode),
+                    _missing(Member.post_town),
+                    _suppressed(SuppressionReason.RETURNED_MAIL),
+                ),
+            )
+        if self.channel == Channel.EMAIL:
+            return ("email", _missing(Member.email))
+        return ("phone", _missing(Member.phone))
+
+    def first_rule_case(self) -> ColumnElement[str | None]:
+        """``CASE`` naming the first per-member rule that blocks, NULL if none does."""
+        return case(*[(cond, literal(name)) for name, cond in self.rules()], else_=None)
+
+    def select(self, criteria: ColumnElement[bool]) -> Select[int]:
+        """The ids of the members that match ``criteria`` and that no rule blocks."""
+        passes = and_(criteria, *[negate(cond) for _, cond in self.rules()])
+        if self.unit == Unit.MEMBER:
+            return select(Member.id).where(passes)
+        # The lowest member id of each household among those that passed.
+        return select(func.min(Member.id).label("id")).where(passes).group_by(_household_key())
+
+    def waterfall(self, criteria: ColumnElement[bool]) -> Select[str | None, int]:
+        """One query: (first blocking rule or NULL for selected, number of members).
+
+        Only members that match ``criteria`` are counted, so the counts add up to the
+        number matched.
+        """
+        matched = (
+            select(
+                Member.id.label("id"),
+                _household_key().label("household"),
+                self.first_rule_case().label("rule"),
+            )
+            .where(criteria)
+            .subquery("matched")
+        )
+        if self.unit == Unit.MEMBER:
+            rule: ColumnElement[str | None] = matched.c.rule
+            return select(rule, func.count()).group_by(rule)
+        # Rank the members that passed within their household; all but the first
+        # are removed by the household rule.
+        passed = matched.c.rule.is_(None)
+        rank = (
+            func.row_number()
+            .over(partition_by=(matched.c.household, passed), order_by=matched.c.id)
+            .label("rank")
+        )
+        ranked = select(matched.c.rule, rank).subquery("ranked")
+        named = (
+            select(
+                case(
+                    (and_(ranked.c.rule.is_(None), ranked.c.rank > 1), literal(HOUSEHOLD)),
+                    else_=ranked.c.rule,
+                ).label("rule")
+            )
+        ).subquery("named")
+        return select(named.c.rule, func.count()).group_by(named.c.rule)
+
+    def member_rule(self, session: Session, member_id: int) -> str | None:
+        """The first per-member rule that blocks ``member_id`` (household not judged)."""
+        return session.execute(
+            select(self.first_rule_case()).where(Member.id == member_id)
+        ).scalar_one()
+
+    def first_blocking_rule(
+        self, session: Session, member_id: int, criteria: ColumnElement[bool]
+    ) -> str | None:
+        """The name of the first rule that blocks ``member_id``, a member that matches
+        ``criteria``, or None if no rule does.
+
+        ``criteria`` is needed for the household rule: another member of the household
+        takes this one's place only if it matches the segment too.
+        """
+        rule = self.member_rule(session, member_id)
+        if rule is not None or self.unit == Unit.MEMBER:
+            return rule
+        household = session.execute(
+            select(Member.household_id).where(Member.id == member_id)
+        ).scalar_one()
+        if household is None:
+            return None  # a household of one
+        earlier = self.select(criteria).where(
+            Member.household_id == household, Member.id < member_id
+        )
+        if session.execute(earlier.limit(1)).first() is not None:
+            return HOUSEHOLD
+        return None

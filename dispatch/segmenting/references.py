@@ -1,0 +1,214 @@
+"""What a segment names in the register: product groups, chains, places, categories.
+
+Web categories are the register's fixed vocabulary
+(:data:`dispatch.register.catalog.WEB_CATEGORIES`, which the feed importer enforces).
+
+Product groups and stores are small tables, read once per compile into a
+:class:`Catalog`; the compiler then writes their ids into the SQL as literals, so the
+database never joins them at run time. Resolving a product group is also where the
+special-category rule (GDPR Art. 9) is enforced: the compiler cannot produce SQL for
+a segment that touches a sensitive group, whatever position it is in.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session
+
+from dispatch.errors import DispatchError, Problems
+from dispatch.register.catalog import WEB_CATEGORIES
+from dispatch.register.models import Member, ProductGroup, Store
+from dispatch.segmenting import tree
+
+#: The kind of store a ``visited`` criterion counts visits to.
+RESTAURANT = "restaurant"
+_ART9 = (
+    "special-category data (GDPR Art. 9): purchases there can reveal health, "
+    "and no segment may use them, not even to exclude"
+)
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    id: int
+    code: str
+    parent_id: int | None
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    id: int
+    chain: str
+    kind: str
+    municipality: str
+
+
+@dataclass
+class Catalog:
+    """The product-group tree and the stores, as of one read."""
+
+    groups: dict[str, GroupRow]
+    stores: list[StoreRow]
+    _children: dict[int, list[GroupRow]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for group in self.groups.values():
+            if group.parent_id is not None:
+                self._children.setdefault(group.parent_id, []).append(group)
+
+    @classmethod
+    def load(cls, session: Session) -> Catalog:
+        groups = session.execute(
+            select(
+                ProductGroup.id, ProductGroup.code, ProductGroup.parent_id, ProductGroup.sensitive
+            )
+        )
+        stores = session.execute(select(Store.id, Store.chain, Store.kind, Store.municipality))
+        return cls(
+            groups={code: GroupRow(id_, code, parent, bool(s)) for id_, code, parent, s in groups},
+            stores=[StoreRow(*row) for row in stores],
+        )
+
+    def subtree(self, group: GroupRow) -> list[GroupRow]:
+        """The group and all its descendants."""
+        found, todo = [], [group]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo.extend(self._children.get(current.id, []))
+        return found
+
+    def ancestors(self, group: GroupRow) -> list[GroupRow]:
+        by_id = {g.id: g for g in self.groups.values()}
+        found: list[GroupRow] = []
+        parent = group.parent_id
+        while parent is not None and parent in by_id and len(found) < len(by_id):
+            found.append(by_id[parent])
+            parent = by_id[parent].parent_id
+        return found
+
+    def group_ids(self, name: tree.Name) -> list[int]:
+        """Ids of the named group and its descendants; refuses special-category data."""
+        group = self.groups.get(name.value)
+        if group is None:
+            raise name.loc.error(_unknown("product group", name.value, self.groups))
+        if group.sensitive:
+            raise name.loc.error(f"product group {group.code!r} is {_ART9}")
+        for ancestor in self.ancestors(group):
+            if ancestor.sensitive:
+                raise name.loc.error(
+                    f"product group {group.code!r} is inside the sensitive group "
+                    f"{ancestor.code!r}, {_ART9}"
+                )
+        subtree = self.subtree(group)
+        sensitive = sorted(g.code for g in subtree if g.sensitive)
+        if sensitive:
+            which = "group" if len(sensitive) == 1 else "groups"
+            raise name.loc.error(
+                f"product group {group.code!r} includes the sensitive {which} "
+                f"{', '.join(repr(c) for c in sensitive)}, {_ART9}; name its other subgroups"
+            )
+        return sorted(g.id for g in subtree)
+
+    def store_ids(
+        self,
+        chains: Iterable[tree.Name],
+        *,
+        kind: str | None = None,
+        municipality: tree.Name | None = None,
+    ) -> list[int]:
+        """Ids of the stores of ``chains`` (of ``kind``, in ``municipality`` if given)."""
+        chains = list(chains)
+        kinds: dict[str, set[str]] = {}
+        for store in self.stores:
+            kinds.setdefault(store.chain, set()).add(store.kind)
+        problems: list[DispatchError] = []
+        for chain in chains:
+            if chain.value not in kinds:
+                known = kinds if kind is None else [c for c, k in kinds.items() if kind in k]
+                what = "chain" if kind is None else f"{kind} chain"
+                problems.append(chain.loc.error(_unknown(what, chain.value, known)))
+            elif kind is not None and kind not in kinds[chain.value]:
+                actual = "/".join(sorted(kinds[chain.value]))
+                problems.append(
+                    chain.loc.error(
+                        f"chain {chain.value!r} is a {actual} chain, not a {kind} chain"
+                    )
+                )
+        if problems:
+            tree.raise_problems(problems, chains[0].loc.source)
+        wanted = {c.value for c in chains}
+        stores = [s for s in self.stores if s.chain in wanted and (kind is None or s.kind == kind)]
+        if municipality is not None:
+            here = [s for s in stores if s.municipality == municipality.value]
+            if not here:
+                places = sorted({s.municipality for s in stores})
+                raise municipality.loc.error(
+                    _unknown(
+                        f"municipality for {'/'.join(sorted(wanted))}", municipality.value, places
+                    )
+                )
+            stores = here
+        return sorted(s.id for s in stores)
+
+
+def catalog_problems(segment: tree.Segment, catalog: Catalog) -> list[DispatchError]:
+    """Every unknown or forbidden product group and chain (what compiling needs)."""
+    problems: list[DispatchError] = []
+    for node in tree.walk(segment.where):
+        try:
+            if isinstance(node, tree.Purchased):
+                catalog.group_ids(node.group)
+            elif isinstance(node, tree.Visited):
+                catalog.store_ids(node.chains, kind=RESTAURANT, municipality=node.municipality)
+            elif isinstance(node, tree.HomeStoreChain):
+                catalog.store_ids(node.chains)
+            elif isinstance(node, tree.Browsed) and node.category.value not in WEB_CATEGORIES:
+                category = node.category
+                problems.append(
+                    category.loc.error(_unknown("web category", category.value, WEB_CATEGORIES))
+                )
+        except Problems as exc:
+            problems.extend(exc.problems)
+        except DispatchError as exc:
+            problems.append(exc)
+    return problems
+
+
+def data_problems(session: Session, segment: tree.Segment) -> list[DispatchError]:
+    """Regions and municipalities that no member lives in.
+
+    Not needed to compile (a typo there only makes the segment empty), so checked by
+    ``dispatch segment check`` rather than on every count: on a register without an
+    index on the column, a name that no member has costs one full scan.
+    """
+    problems: list[DispatchError] = []
+
+    def check(name: tree.Name, what: str, condition: ColumnElement[bool]) -> None:
+        if not session.execute(select(exists().where(condition))).scalar():
+            problems.append(name.loc.error(f"no member has {what} {name.value!r}"))
+
+    for node in tree.walk(segment.where):
+        if isinstance(node, tree.Region):
+            for name in node.names:
+                check(name, "region", Member.region == name.value)
+        elif isinstance(node, tree.Municipality):
+            for name in node.names:
+                check(name, "municipality", Member.municipality == name.value)
+    return problems
+
+
+def _unknown(what: str, value: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(value, known, n=1)
+    if close:
+        return f"unknown {what} {value!r}; did you mean {close[0]!r}?"
+    if not known:
+        return f"unknown {what} {value!r}; the register has none yet"
+    shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    return f"unknown {what} {value!r}; known: {shown}"

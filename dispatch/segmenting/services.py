@@ -1,0 +1,254 @@
+"""What the rest of the system may do with a segment: check, count, explain, why, select.
+
+These functions are the only public way to get members out of a segment, and every
+one of them goes through :class:`dispatch.privacy.policy.Policy` (the compiled
+criteria never leave :mod:`.compiler` on their own). ``why`` shows one member's data
+and writes an audit entry in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from dispatch.errors import DispatchError, InputError, Problems
+from dispatch.privacy import audit
+from dispatch.register.services import get_member
+from dispatch.segmenting import spec, tree
+from dispatch.segmenting.compiler import CompiledSegment
+from dispatch.segmenting.references import Catalog, catalog_problems, data_problems
+
+Segment = tree.Segment
+load = spec.load
+
+
+def compile_segment(
+    session: Session, segment: Segment, *, as_of: dt.date | None = None
+) -> CompiledSegment:
+    """Resolve the segment's references and compile it with its policy.
+
+    Raises :class:`InputError` for unknown product groups or chains and for any
+    special-category (GDPR Art. 9) product group.
+    """
+    return CompiledSegment(segment, Catalog.load(session), as_of or dt.date.today())
+
+
+def check(session: Session | None, path: Path | str) -> list[DispatchError]:
+    """Every problem of one segment file: syntax, then (given a session) references.
+
+    Without a session only the file itself is checked.
+    """
+    try:
+        segment = spec.load(path)
+    except Problems as exc:
+        return list(exc.problems)
+    except DispatchError as exc:
+        return [exc]
+    if session is None:
+        return []
+    problems = catalog_problems(segment, Catalog.load(session))
+    return problems + data_problems(session, segment)
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    """How many members the criteria matched, and what the policy made of them.
+
+    ``removed`` has every rule of the policy in order, zeros included, so that
+    ``matched == selected + sum(removed.values())`` always holds.
+    """
+
+    segment: str
+    purpose: str
+    channel: str
+    unit: str
+    as_of: dt.date
+    matched: int
+    selected: int
+    removed: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "segment": self.segment,
+            "purpose": self.purpose,
+            "channel": self.channel,
+            "unit": self.unit,
+            "as_of": self.as_of.isoformat(),
+            "matched": self.matched,
+            "selected": self.selected,
+            "removed": dict(self.removed),
+        }
+
+
+@contextmanager
+def _without_jit(session: Session) -> Iterator[None]:
+    """Run PostgreSQL statements without JIT compilation, then restore the setting.
+
+    The planner's cost estimates for these queries (many subplans) pass
+    ``jit_above_cost`` easily, and compiling them then takes longer than running
+    them: measured on 1M members, 2.5 s of JIT for a 0.3 s count. The setting is
+    transaction-local and put back afterwards, so the caller's session is unchanged.
+    (After an error the transaction is rolled back, which undoes it as well.)
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    previous = session.execute(select(func.current_setting("jit"))).scalar_one()
+    session.execute(select(func.set_config("jit", "off", True)))
+    yield
+    session.execute(select(func.set_config("jit", previous, True)))
+
+
+def count(session: Session, segment: Segment, *, as_of: dt.date | None = None) -> SegmentCount:
+    """Count the segment in one query: selected, and removed per policy rule."""
+    compiled = compile_segment(session, segment, as_of=as_of)
+    with _without_jit(session):
+        rows = session.execute(compiled.waterfall()).all()
+    by_rule: dict[str | None, int] = dict(rows)
+    removed = {name: by_rule.pop(name, 0) for name in compiled.policy.rule_names()}
+    selected = by_rule.pop(None, 0)
+    if by_rule:  # pragma: no cover - the CASE only yields the names listed above
+        raise AssertionError(f"policy produced unknown rules {sorted(map(str, by_rule))}")
+    return SegmentCount(
+        segment=segment.name,
+        purpose=segment.purpose.value,
+        channel=segment.channel.value,
+        unit=segment.unit.value,
+        as_of=compiled.as_of,
+        matched=selected + sum(removed.values()),
+        selected=selected,
+        removed=removed,
+    )
+
+
+def selection(session: Session, segment: Segment, *, as_of: dt.date | None = None) -> Select[int]:
+    """The statement selecting the recipients' member ids, policy included.
+
+    For campaign snapshots (``INSERT ... SELECT``) that must not pull millions of ids
+    into Python.
+    """
+    return compile_segment(session, segment, as_of=as_of).selection()
+
+
+def member_ids(
+    session: Session,
+    segment: Segment,
+    *,
+    as_of: dt.date | None = None,
+    batch_size: int = 10_000,
+) -> Iterator[int]:
+    """The recipients' member ids in ascending order, streamed in batches."""
+    stmt = selection(session, segment, as_of=as_of).subquery("recipients")
+    ordered = select(stmt.c.id).order_by(stmt.c.id).execution_options(yield_per=batch_size)
+    yield from session.execute(ordered).scalars()
+
+
+Query = Literal["select", "count"]
+
+
+def explain(
+    session: Session,
+    segment: Segment,
+    *,
+    as_of: dt.date | None = None,
+    query: Query = "select",
+) -> str:
+    """The SQL for this database's dialect with the values inlined, ready for psql.
+
+    ``select`` is the recipients query, ``count`` the waterfall that ``count`` runs.
+    """
+    compiled = compile_segment(session, segment, as_of=as_of)
+    stmt = compiled.selection() if query == "select" else compiled.waterfall()
+    dialect = session.get_bind().dialect
+    sql = stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return f"{str(sql).strip()};"
+
+
+@dataclass(frozen=True)
+class Why:
+    """Whether one member is in a segment, and if not, what keeps them out first."""
+
+    member_id: int
+    segment: str
+    as_of: dt.date
+    selected: bool
+    matched: bool
+    #: The criterion (or group) that fails first, when the criteria do not match.
+    criterion: str | None
+    line: int | None
+    verdict: str | None
+    #: The first policy rule that blocks the member, whether or not they matched.
+    rule: str | None
+
+    @property
+    def removed_by(self) -> str | None:
+        """What removes the member first: the criteria, then the policy."""
+        if not self.matched:
+            return f"criterion {self.criterion}"
+        return f"rule {self.rule}" if self.rule else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "member_id": self.member_id,
+            "segment": self.segment,
+            "as_of": self.as_of.isoformat(),
+            "selected": self.selected,
+            "matched": self.matched,
+            "criterion": (
+                None
+                if self.criterion is None
+                else {"path": self.criterion, "line": self.line, "verdict": self.verdict}
+            ),
+            "rule": self.rule,
+            "removed_by": self.removed_by,
+        }
+
+
+def why(
+    session: Session,
+    segment: Segment,
+    member_id: int,
+    *,
+    actor: str,
+    reason: str | None = None,
+    as_of: dt.date | None = None,
+) -> Why:
+    """Explain one member's place in the segment; audited as ``segment.why``."""
+    if not actor.strip():
+        raise InputError("an actor is required to look at one member", where="--as")
+    get_member(session, member_id)  # exit 1 naming the id when there is none
+    compiled = compile_segment(session, segment, as_of=as_of)
+    failure, rule = compiled.trace(session, member_id)
+    result = Why(
+        member_id=member_id,
+        segment=segment.name,
+        as_of=compiled.as_of,
+        selected=failure is None and rule is None,
+        matched=failure is None,
+        criterion=failure.loc.path if failure else None,
+        line=failure.loc.line if failure else None,
+        verdict=failure.verdict if failure else None,
+        rule=rule,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="segment.why",
+        member_id=member_id,
+        reason=reason,
+        detail={
+            "segment": segment.name,
+            "file": segment.source,
+            "as_of": compiled.as_of.isoformat(),
+            "selected": result.selected,
+            "removed_by": result.removed_by,
+        },
+    )
+    return result

@@ -1,0 +1,214 @@
+"""count, selection, explain and why: one policy, the same answers, audited look-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dispatch.db.types import Channel, Decision, MemberStatus, Purpose, SuppressionReason
+from dispatch.errors import InputError, OperationError
+from dispatch.privacy.models import AuditEntry
+from dispatch.register.models import Member
+from dispatch.segmenting import services
+from dispatch.segmenting.compiler import CompiledSegment
+from dispatch.segmenting.references import Catalog
+from tests import factories
+from tests.segmenting.conftest import AS_OF, Register, buy, segment, selected
+
+MAY = dt.date(2025, 5, 1)
+BABY = """
+all:
+  - purchased: {group: baby, within_months: 6}
+  - age: {min: 18}
+none:
+  - region: Lappi
+"""
+
+
+def baby_buyers(session: Session, register: Register) -> dict[str, Member]:
+    """Members who bought baby products, each meant to meet a different fate."""
+    home = factories.household(session, kind="baby_family")
+    members = {
+        "mother": factories.member(session, household_id=home.id),
+        "father": factories.member(session, household_id=home.id),
+        "objector": factories.member(session),
+        "deceased": factories.member(session, status=MemberStatus.DECEASED),
+        "registered": factories.member(session),
+        "returned": factories.member(session),
+        "teen": factories.member(session, birth_year=AS_OF.year - 16),
+        "lapland": factories.member(session, region="Lappi"),
+        "single": factories.member(session),
+    }
+    for m in members.values():
+        buy(session, m, register.groups["diapers"], MAY)
+    factories.member(session)  # bought nothing
+    factories.set_consent(
+        session, members["objector"], Purpose.DIRECT_MARKETING, Channel.ANY, Decision.OBJECTED
+    )
+    factories.suppress(session, members["registered"], SuppressionReason.OPTOUT_REGISTER)
+    factories.suppress(session, members["returned"], SuppressionReason.RETURNED_MAIL)
+    return members
+
+
+def test_count_reconciles_matched_with_selected_plus_removed(
+    session: Session, register: Register
+) -> None:
+    people = baby_buyers(session, register)
+    seg = segment(BABY, purpose="partner_marketing", unit="household")
+
+    result = services.count(session, seg, as_of=AS_OF)
+
+    assert result.matched == 7  # the teen is out by the criteria, as is Lapland
+    assert result.selected == 2
+    assert result.removed == {
+        "status": 1,
+        "suppressed": 0,
+        "minor": 0,
+        "objection": 1,
+        "consent_refused": 0,
+        "optout_register": 1,
+        "address": 1,
+        "household": 1,
+    }
+    assert result.matched == result.selected + sum(result.removed.values())
+    assert selected(session, seg) == {people["mother"].id, people["single"].id}
+
+
+@pytest.mark.parametrize("unit", ["member", "household"])
+@pytest.mark.parametrize("purpose", ["own_marketing", "partner_marketing"])
+def test_selection_holds_exactly_the_members_counted_as_selected(
+    session: Session, register: Register, unit: str, purpose: str
+) -> None:
+    baby_buyers(session, register)
+    seg = segment(BABY, purpose=purpose, unit=unit)
+
+    counted = services.count(session, seg, as_of=AS_OF).selected
+    statement = services.selection(session, seg, as_of=AS_OF).subquery()
+    in_statement = session.execute(select(func.count()).select_from(statement)).scalar_one()
+
+    assert counted == in_statement == len(selected(session, seg))
+
+
+def test_explained_sql_runs_as_is_and_selects_the_same_members(
+    session: Session, register: Register
+) -> None:
+    baby_buyers(session, register)
+    seg = segment(
+        BABY + "  - postcode_prefix: '99'\n", purpose="partner_marketing", unit="household"
+    )
+
+    sql = services.explain(session, seg, as_of=AS_OF)
+    waterfall = services.explain(session, seg, as_of=AS_OF, query="count")
+
+    assert sql.endswith(";") and "__[POSTCOMPILE" not in sql
+    raw = session.connection().exec_driver_sql
+    assert {row[0] for row in raw(sql.rstrip(";"))} == selected(session, seg)
+    counted = {rule: n for rule, n in raw(waterfall.rstrip(";"))}
+    result = services.count(session, seg, as_of=AS_OF)
+    assert counted.pop(None) == result.selected
+    assert counted == {rule: n for rule, n in result.removed.items() if n}
+
+
+def test_why_names_the_first_failing_criterion_with_its_line(
+    session: Session, register: Register
+) -> None:
+    people = baby_buyers(session, register)
+    nothing = factories.member(session)
+    seg = segment(BABY)
+
+    teen = services.why(session, seg, people["teen"].id, actor="maija", as_of=AS_OF)
+    lapland = services.why(session, seg, people["lapland"].id, actor="maija", as_of=AS_OF)
+    other = services.why(session, seg, nothing.id, actor="maija", as_of=AS_OF)
+
+    assert (teen.selected, teen.matched) == (False, False)
+    assert (teen.criterion, teen.line, teen.verdict) == ("where.all[1].age", 8, "not matched")
+    assert teen.rule == "minor"  # the policy would block the teen as well
+    assert lapland.criterion == "where.none[0].region"
+    assert lapland.verdict == "matched, and it is listed under none"
+    assert other.criterion == "where.all[0].purchased"
+    assert other.rule is None
+    assert other.removed_by == "criterion where.all[0].purchased"
+
+
+def test_why_names_the_policy_rule_including_household(
+    session: Session, register: Register
+) -> None:
+    people = baby_buyers(session, register)
+    seg = segment(BABY, purpose="partner_marketing", unit="household")
+
+    def rule(name: str) -> str | None:
+        return services.why(session, seg, people[name].id, actor="maija", as_of=AS_OF).rule
+
+    assert rule("mother") is None
+    assert rule("father") == "household"
+    assert rule("objector") == "objection"
+    assert rule("registered") == "optout_register"
+    assert rule("returned") == "address"
+    assert rule("deceased") == "status"
+    assert services.why(session, seg, people["mother"].id, actor="maija", as_of=AS_OF).selected
+
+
+def test_why_writes_an_audit_entry_for_the_member(session: Session, register: Register) -> None:
+    people = baby_buyers(session, register)
+
+    services.why(
+        session,
+        segment(BABY),
+        people["objector"].id,
+        actor="maija.staff",
+        reason="member asked why they got mail",
+        as_of=AS_OF,
+    )
+
+    [entry] = session.execute(select(AuditEntry)).scalars()
+    assert entry.actor == "maija.staff"
+    assert entry.action == "segment.why"
+    assert entry.member_id == people["objector"].id
+    assert entry.reason == "member asked why they got mail"
+    assert entry.detail["segment"] == "test-segment"
+    assert entry.detail["removed_by"] == "rule objection"
+
+
+def test_why_refuses_without_an_actor_and_leaves_no_trace(
+    session: Session, register: Register
+) -> None:
+    people = baby_buyers(session, register)
+
+    with pytest.raises(InputError):
+        services.why(session, segment(BABY), people["mother"].id, actor=" ", as_of=AS_OF)
+
+    assert session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 0
+
+
+def test_why_for_an_unknown_member_fails_naming_it(session: Session, register: Register) -> None:
+    with pytest.raises(OperationError, match="no member with id 424242"):
+        services.why(session, segment(BABY), 424242, actor="maija", as_of=AS_OF)
+
+
+def test_compiled_segment_offers_no_statement_without_the_policy(
+    session: Session, register: Register
+) -> None:
+    compiled = CompiledSegment(segment(BABY), Catalog.load(session), AS_OF)
+    public = {name for name in dir(compiled) if not name.startswith("_")}
+
+    assert public == {"segment", "as_of", "policy", "selection", "waterfall", "trace"}
+    for statement in (compiled.selection(), compiled.waterfall()):
+        sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
+        for rule in ("members.status", "suppressions", "consent_state", "birth_year"):
+            assert rule in sql
+
+
+def test_count_leaves_the_callers_session_settings_as_it_found_them(
+    session: Session, register: Register
+) -> None:
+    baby_buyers(session, register)
+    if session.get_bind().dialect.name != "postgresql":
+        return  # JIT is a PostgreSQL setting; SQLite has nothing to restore
+    before = session.execute(select(func.current_setting("jit"))).scalar_one()
+
+    services.count(session, segment(BABY), as_of=AS_OF)
+
+    assert session.execute(select(func.current_setting("jit"))).scalar_one() == before
