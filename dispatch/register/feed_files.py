@@ -1,0 +1,366 @@
+"""Feed files, part one: the shared machinery and the files that describe who and where.
+
+Each :class:`FeedFile` parses a row on its own (:meth:`FeedFile.parse`, no database),
+then loads a batch (:meth:`FeedFile.load`): it resolves references (card numbers,
+product-group codes, store ids) with one query per batch, rejects the rows whose
+references fail, and writes the rest. The format is documented in ``docs/feed.md``;
+what members did (purchases, visits, browsing, consents, suppressions) is in
+:mod:`dispatch.register.feed_activity`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus
+from dispatch.privacy.hashing import subject_hash
+from dispatch.register import catalog
+from dispatch.register import feed_fields as f
+from dispatch.register.feed_fields import Bad
+from dispatch.register.models import Household, Member, ProductGroup, Store
+
+Parsed = tuple[int, Any]  # (line, what parse() returned)
+_IN_CHUNK = 500  # values per IN (...) list: well under SQLite's parameter limit
+
+
+def table_of(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+@dataclass
+class Outcome:
+    """What loading one batch did."""
+
+    loaded: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, Bad]] = field(default_factory=list)
+
+
+class FeedFile(ABC):
+    """One file of the feed. Subclasses declare their columns and how rows load."""
+
+    name: ClassVar[str]
+    required: ClassVar[tuple[str, ...]]
+    optional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, secret_key: str, columns: Sequence[str]) -> None:
+        self.secret_key = secret_key
+        self.columns = frozenset(columns)
+
+    def begin(self, session: Session) -> None:  # noqa: B027 - optional hook
+        """Read the small lookup tables this file checks references against."""
+
+    @abstractmethod
+    def parse(self, row: dict[str, str]) -> Any:
+        """Check one row on its own; raise :class:`Bad` or return what :meth:`load` takes."""
+
+    @abstractmethod
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        """Resolve references, reject what does not resolve, write the rest."""
+
+
+def upsert(session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> None:
+    """Insert rows, replacing the non-key columns of rows whose key already exists."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    changed = [c for c in rows[0] if c not in key]
+    upsert = (
+        stmt.on_conflict_do_update(
+            index_elements=list(key), set_={c: stmt.excluded[c] for c in changed}
+        )
+        if changed
+        else stmt.on_conflict_do_nothing(index_elements=list(key))
+    )
+    session.execute(upsert, rows)
+
+
+def last_per_key(rows: list[Parsed], key: Any) -> list[Parsed]:
+    """Keep the last row of each key: a later row in the feed replaces an earlier one."""
+    latest: dict[Any, Parsed] = {}
+    for line, row in rows:
+        latest.pop(key(row), None)
+        latest[key(row)] = (line, row)
+    return list(latest.values())
+
+
+def chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    items = sorted(set(values))
+    for i in range(0, len(items), _IN_CHUNK):
+        yield items[i : i + _IN_CHUNK]
+
+
+def member_ids(session: Session, cards: Iterable[str]) -> dict[str, int]:
+    """Card number to member id, for the cards that belong to a member."""
+    found: dict[str, int] = {}
+    for chunk in chunks(cards):
+        rows = session.execute(
+            select(Member.card_number, Member.id).where(Member.card_number.in_(chunk))
+        )
+        found.update({card: member_id for card, member_id in rows if card is not None})
+    return found
+
+
+def existing(session: Session, column: Any, values: Iterable[Any]) -> set[Any]:
+    found: set[Any] = set()
+    for chunk in chunks(values):
+        found.update(session.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+class MemberRows(FeedFile):
+    """A file whose rows belong to a member named by card number."""
+
+    def resolve(self, session: Session, rows: list[Parsed], out: Outcome) -> list[Parsed]:
+        """Rows with ``member_id`` set; rows for unknown cards are rejected."""
+        ids = member_ids(session, (row["card_number"] for _, row in rows))
+        kept: list[Parsed] = []
+        for line, row in rows:
+            member_id = ids.get(row["card_number"])
+            if member_id is None:
+                out.rejected.append((line, Bad("card_number", "no member has this card number")))
+            else:
+                kept.append((line, {**row, "member_id": member_id}))
+        return kept
+
+
+class StoresFile(FeedFile):
+    name = "stores.csv"
+    required = ("store_id", "name", "chain", "kind", "municipality", "region")
+
+    def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        return {
+            "id": f.integer(row, "store_id", 1, 2**31 - 1),
+            "name": f.text(row, "name", 120),
+            "chain": f.text(row, "chain", 40),
+            "kind": f.choice(row, "kind", catalog.STORE_KINDS),
+            "municipality": f.text(row, "municipality", 60),
+            "region": f.text(row, "region", 60),
+        }
+
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        latest = last_per_key(rows, lambda r: r["id"])
+        upsert(session, table_of(Store), [r for _, r in latest], ["id"])
+        return Outcome(loaded=len(rows))
+
+
+@dataclass
+class _Group:
+    id: int
+    parent: str | None
+    sensitive: bool
+
+
+class ProductGroupsFile(FeedFile):
+    name = "product_groups.csv"
+    required = ("code", "parent_code", "name_fi", "name_sv", "sensitive")
+
+    def begin(self, session: Session) -> None:
+        rows = session.execute(
+            select(
+                ProductGroup.id, ProductGroup.code, ProductGroup.parent_id, ProductGroup.sensitive
+            )
+        ).all()
+        codes = {group_id: code for group_id, code, _, _ in rows}
+        self.groups = {
+            code: _Group(group_id, codes.get(parent) if parent else None, bool(flag))
+            for group_id, code, parent, flag in rows
+        }
+        self.next_id = max((g.id for g in self.groups.values()), default=0) + 1
+
+    def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        return {
+            "code": f.code(row, "code"),
+            "parent": f.if_given(f.code)(row, "parent_code"),
+            "name_fi": f.text(row, "name_fi", 120),
+            "name_sv": f.text(row, "name_sv", 120),
+            "sensitive": f.boolean(row, "sensitive"),
+        }
+
+    def _check(self, row: dict[str, Any]) -> None:
+        code, parent = row["code"], row["parent"]
+        current = self.groups.get(code)
+        if current is not None and current.sensitive and not row["sensitive"]:
+            raise Bad(
+                "sensitive",
+                f"{code!r} is sensitive (GDPR Art. 9); the feed may not clear that flag",
+            )
+        if parent is not None:
+            if parent not in self.groups:
+                raise Bad("parent_code", f"unknown product group {parent!r} (list parents first)")
+            ancestor: str | None = parent
+            while ancestor is not None:
+                if ancestor == code:
+                    raise Bad("parent_code", f"{parent!r} is {code!r} or below it: a cycle")
+                ancestor = self.groups[ancestor].parent
+            if self.groups[parent].sensitive and not row["sensitive"]:
+                raise Bad("sensitive", f"must be true: its parent {parent!r} is sensitive")
+
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        out = Outcome()
+        table = table_of(ProductGroup)
+        for line, row in rows:
+            try:
+                self._check(row)
+            except Bad as bad:
+                out.rejected.append((line, bad))
+                continue
+            code, parent = row["code"], row["parent"]
+            values = {
+                "parent_id": self.groups[parent].id if parent else None,
+                "name_fi": row["name_fi"],
+                "name_sv": row["name_sv"],
+                "sensitive": row["sensitive"],
+            }
+            current = self.groups.get(code)
+            if current is None:
+                if self.next_id > 32767:
+                    out.rejected.append((line, Bad("code", "no product-group ids left")))
+                    continue
+                current = self.groups[code] = _Group(self.next_id, parent, row["sensitive"])
+                self.next_id += 1
+                session.execute(insert(table).values(id=current.id, code=code, **values))
+            else:
+                current.parent, current.sensitive = parent, row["sensitive"]
+                session.execute(update(table).where(table.c.id == current.id).values(**values))
+            out.loaded += 1
+        self._inherit_sensitivity(session)
+        return out
+
+    def _inherit_sensitivity(self, session: Session) -> None:
+        """Everything below a sensitive group is sensitive too (a group may become one)."""
+        table = table_of(ProductGroup)
+        for group in self.groups.values():
+            ancestor = group.parent
+            while not group.sensitive and ancestor is not None:
+                if self.groups[ancestor].sensitive:
+                    group.sensitive = True
+                    session.execute(
+                        update(table).where(table.c.id == group.id).values(sensitive=True)
+                    )
+                ancestor = self.groups[ancestor].parent
+
+
+class HouseholdsFile(FeedFile):
+    name = "households.csv"
+    required = ("household_id", "kind")
+
+    def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        return {
+            "id": f.integer(row, "household_id", 1, 2**62),
+            "kind": f.choice(row, "kind", [k.value for k in HouseholdKind]),
+        }
+
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        latest = last_per_key(rows, lambda r: r["id"])
+        upsert(session, table_of(Household), [r for _, r in latest], ["id"])
+        return Outcome(loaded=len(rows))
+
+
+class MembersFile(FeedFile):
+    """Upsert by card number. A column left out of the header is left as it is."""
+
+    name = "members.csv"
+    required = ("card_number", "first_name", "last_name", "language")
+    optional = (
+        "address_extra", "street", "postcode", "post_town", "municipality", "region",
+        "birth_year", "email", "phone", "household_id", "home_store_id", "member_since",
+        "status", "address_status",
+    )  # fmt: skip
+    _TEXT: ClassVar[dict[str, int]] = {
+        "address_extra": 120, "street": 120, "post_town": 60, "municipality": 60, "region": 60,
+    }  # fmt: skip
+    # Erasure is not something the feed can do: it goes through `dispatch member erase`.
+    _STATUSES = (MemberStatus.ACTIVE.value, MemberStatus.DECEASED.value)
+
+    def begin(self, session: Session) -> None:
+        self.stores = set(session.scalars(select(Store.id)))
+        self.today = dt.date.today()
+
+    def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "card_number": f.card_number(row),
+            "first_name": f.text(row, "first_name", 80),
+            "last_name": f.text(row, "last_name", 80),
+            "language": f.choice(row, "language", [x.value for x in Language]),
+        }
+        optional_text = f.if_given(f.text)
+        optional_int = f.if_given(f.integer)
+        parsed: dict[str, Callable[[], Any]] = {
+            "postcode": lambda: f.if_given(f.postcode)(row, "postcode"),
+            "email": lambda: f.if_given(f.email)(row, "email"),
+            "phone": lambda: f.if_given(f.phone)(row, "phone"),
+            "birth_year": lambda: optional_int(row, "birth_year", 1900, self.today.year),
+            "household_id": lambda: optional_int(row, "household_id", 1, 2**62),
+            "home_store_id": lambda: optional_int(row, "home_store_id", 1, 2**31 - 1),
+            "member_since": lambda: f.if_given(f.date)(row, "member_since"),
+        }
+        for name, length in self._TEXT.items():
+            if name in self.columns:
+                values[name] = optional_text(row, name, length)
+        for name, parse in parsed.items():
+            if name in self.columns:
+                values[name] = parse()
+        if values.get("member_since") and values["member_since"] > self.today:
+            raise Bad("member_since", "is in the future")
+        # status and address_status cannot be NULL: an empty cell keeps the current value
+        # (or the default, active and deliverable, for a new member).
+        optional_choice = f.if_given(f.choice)
+        status = optional_choice(row, "status", self._STATUSES)
+        if status is not None:
+            values["status"] = status
+        address = optional_choice(row, "address_status", [s.value for s in AddressStatus])
+        if address is not None:
+            values["address_status"] = address
+        return values
+
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        out = Outcome()
+        households = existing(
+            session, Household.id, (r["household_id"] for _, r in rows if r.get("household_id"))
+        )
+        checked: list[Parsed] = []
+        for line, row in rows:
+            if row.get("household_id") and row["household_id"] not in households:
+                out.rejected.append((line, Bad("household_id", "no such household")))
+            elif row.get("home_store_id") and row["home_store_id"] not in self.stores:
+                out.rejected.append((line, Bad("home_store_id", "no such store")))
+            else:
+                checked.append((line, row))
+        latest = last_per_key(checked, lambda r: r["card_number"])
+        ids = member_ids(session, (r["card_number"] for _, r in latest))
+        table = table_of(Member)
+        # One executemany per set of columns: rows differ only where a status is empty.
+        updates: dict[frozenset[str], list[dict[str, Any]]] = {}
+        inserts: list[dict[str, Any]] = []
+        for _, row in latest:
+            row = {**row, "subject_hash": subject_hash(self.secret_key, row["card_number"])}
+            member_id = ids.get(row["card_number"])
+            if member_id is None:
+                row.setdefault("status", MemberStatus.ACTIVE.value)
+                row.setdefault("address_status", AddressStatus.DELIVERABLE.value)
+                inserts.append(row)
+            else:
+                row["member_id"] = member_id
+                updates.setdefault(frozenset(row), []).append(row)
+        if inserts:
+            session.execute(insert(table), inserts)
+        for keys, batch in updates.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("member_id"))
+                .values({k: bindparam(k) for k in keys if k != "member_id"})
+            )
+            session.execute(stmt, batch)
+        out.loaded = len(checked)
+        return out
