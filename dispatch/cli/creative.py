@@ -11,6 +11,7 @@ from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
 from dispatch.creatives import services
 from dispatch.creatives.bundle import bundle_from_zip
 from dispatch.creatives.models import CreativeVersion
+from dispatch.creatives.preview import write_preview
 from dispatch.creatives.problems import BundleRejected
 from dispatch.db.engine import session_scope
 from dispatch.errors import InputError
@@ -142,6 +143,46 @@ def show(app: AppContext, version_id: int, as_json: bool) -> None:
     click.echo(f"files ({doc['size']} bytes):")
     for f in doc["files"]:
         click.echo(f"  {f['size']:>9}  {f['path']}")
+
+
+@group.command("preview")
+@click.argument("version_id", metavar="ID", type=int)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the preview files into (created if missing).",
+)
+@json_option
+@pass_app
+def preview(app: AppContext, version_id: int, out_dir: Path, as_json: bool) -> None:
+    """Render version ID for synthetic recipients, in Finnish and Swedish.
+
+    Letters as PDF and PNG pages, e-mails as .eml and .html, through the same
+    sandbox, layout and engine as a campaign, but never for a real member. Any
+    version can be previewed, so staff can look before approving.
+    """
+    with session_scope(app.engine()) as session:
+        version = services.get_version(session, version_id)
+        bundle = services.load_version_bundle(version)
+        label = f"{version.id}"
+    written = write_preview(bundle, out_dir, secret=app.settings.secret_key, label=label)
+    if as_json:
+        emit_json(
+            {
+                "id": version_id,
+                "out": str(out_dir),
+                "files": [
+                    {"path": str(f.path), "kind": f.kind, "language": f.language}
+                    for f in written
+                ],
+            }
+        )
+        return
+    click.echo(f"preview of creative version {version_id} in {out_dir}/:")
+    for f in written:
+        click.echo(f"  {f.kind:<11} {f.language}  {f.path.name}")
 
 
 @group.command("approve")
