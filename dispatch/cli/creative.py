@@ -174,8 +174,7 @@ def preview(app: AppContext, version_id: int, out_dir: Path, as_json: bool) -> N
                 "id": version_id,
                 "out": str(out_dir),
                 "files": [
-                    {"path": str(f.path), "kind": f.kind, "language": f.language}
-                    for f in written
+                    {"path": str(f.path), "kind": f.kind, "language": f.language} for f in written
                 ],
             }
         )

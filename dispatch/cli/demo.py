@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
 from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
+from dispatch.cli.register import seed_with_progress
 from dispatch.creatives import services as creatives
 from dispatch.creatives.bundle import load_bundle
 from dispatch.creatives.models import CreativeStatus
@@ -26,7 +26,7 @@ from dispatch.creatives.preview import write_preview
 from dispatch.db import migrate
 from dispatch.db.engine import session_scope
 from dispatch.errors import OperationError
-from dispatch.register.seed import SeedOptions, is_empty, seed_register
+from dispatch.register.seed import SeedOptions, is_empty
 from dispatch.segmenting import services
 
 
@@ -84,22 +84,9 @@ def group(
         console.print(
             f"[bold]2. Register[/] seeding {members:,} synthetic members (seed {seed_value})"
         )
-        with Progress(
-            TextColumn("   members"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task("seed", total=members)
-            result = seed_register(
-                engine,
-                SeedOptions(members=members, seed=seed_value),
-                secret_key=settings.secret_key,
-                replace=fresh,
-                progress=lambda done, _total: bar.update(task, completed=done),
-            )
+        result = seed_with_progress(
+            app, SeedOptions(members=members, seed=seed_value), replace=fresh, quiet=as_json
+        )
         seeded = {"seeded": True, "seconds": round(result.elapsed, 1), "counts": result.counts}
     else:
         console.print("[bold]2. Register[/] reusing the existing register (--fresh to reseed)")

@@ -17,7 +17,13 @@ from dispatch.errors import Problems
 from dispatch.register import bulk
 from dispatch.register.feed import FeedReport, import_feed
 from dispatch.register.models import ProductGroup
-from dispatch.register.seed import MAX_MEMBERS, SEEDED_TABLES, SeedOptions, seed_register
+from dispatch.register.seed import (
+    MAX_MEMBERS,
+    SEEDED_TABLES,
+    SeedOptions,
+    SeedResult,
+    seed_register,
+)
 
 
 @click.group("register")
@@ -75,27 +81,7 @@ def seed(
     options = SeedOptions(
         members=members, seed=seed, as_of=as_of.date() if as_of else dt.date.today()
     )
-    engine = app.engine()
-    if as_json:
-        result = seed_register(engine, options, secret_key=app.settings.secret_key, replace=replace)
-    else:
-        console = Console(stderr=True)
-        with Progress(
-            TextColumn("seeding members"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("seed", total=members)
-            result = seed_register(
-                engine,
-                options,
-                secret_key=app.settings.secret_key,
-                replace=replace,
-                progress=lambda done, _total: progress.update(task, completed=done),
-            )
+    result = seed_with_progress(app, options, replace=replace, quiet=as_json)
     doc = {
         "members": options.members,
         "seed": options.seed,
@@ -115,6 +101,29 @@ def seed(
         f"{options.members:,} members (seed {options.seed}, as of {options.as_of}) "
         f"in {result.elapsed:.1f} s"
     )
+
+
+def seed_with_progress(
+    app: AppContext, options: SeedOptions, *, replace: bool, quiet: bool
+) -> SeedResult:
+    """Seed with a progress bar on stderr (none when ``quiet``, e.g. under --json)."""
+    with Progress(
+        TextColumn("   seeding members"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("seed", total=options.members)
+        return seed_register(
+            app.engine(),
+            options,
+            secret_key=app.settings.secret_key,
+            replace=replace,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
 
 
 @group.command("import")
