@@ -91,9 +91,7 @@ def hand_written(as_of: dt.date) -> dict[str, str]:
     return baselines_for(as_of, policy)
 
 
-def baselines_for(
-    as_of: dt.date, policy: Callable[[str, str], str]
-) -> dict[str, str]:
+def baselines_for(as_of: dt.date, policy: Callable[[str, str], str]) -> dict[str, str]:
     """One query per file in segments/, written by hand from the YAML."""
 
     def month(back: int) -> str:
