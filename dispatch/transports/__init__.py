@@ -1,0 +1,1 @@
+"""Hand-off to the outside world: the print outbox and the e-mail mailer."""
