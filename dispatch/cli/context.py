@@ -50,14 +50,17 @@ class AppContext:
             engine.dispose()
         self._engines.clear()
 
-    def actor(self, given: str | None) -> str:
-        """The person behind a command that shows one member's data (required, audited)."""
+    def actor(
+        self, given: str | None, *, why: str = "this command shows or changes one member's data"
+    ) -> str:
+        """The person behind a staff action (required; audited or recorded).
+
+        ``why`` says in the error why this command needs to know who is acting.
+        """
         actor = (given or self.settings.actor or "").strip()
         if not actor:
             raise InputError(
-                "this command shows or changes one member's data: say who you are with "
-                "--as NAME or DISPATCH_ACTOR",
-                where="--as",
+                f"{why}: say who you are with --as NAME or DISPATCH_ACTOR", where="--as"
             )
         return actor
 

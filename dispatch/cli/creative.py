@@ -14,7 +14,6 @@ from dispatch.creatives.models import CreativeVersion
 from dispatch.creatives.preview import write_preview
 from dispatch.creatives.problems import BundleRejected
 from dispatch.db.engine import session_scope
-from dispatch.errors import InputError
 
 _BUNDLE = click.Path(exists=True, path_type=Path)
 
@@ -42,17 +41,6 @@ def _summary(version: CreativeVersion) -> dict[str, Any]:
         "decided_by": version.decided_by,
         "reason": version.reason,
     }
-
-
-def _actor(app: AppContext, given: str | None) -> str:
-    actor = (given or app.settings.actor or "").strip()
-    if not actor:
-        raise InputError(
-            "approving or rejecting is a staff decision: say who you are with --as NAME "
-            "or DISPATCH_ACTOR",
-            where="--as",
-        )
-    return actor
 
 
 _as_option = click.option(
@@ -191,7 +179,7 @@ def preview(app: AppContext, version_id: int, out_dir: Path, as_json: bool) -> N
 @pass_app
 def approve(app: AppContext, version_id: int, actor: str | None, as_json: bool) -> None:
     """Approve submitted creative version ID (staff; the content is verified first)."""
-    who = _actor(app, actor)
+    who = app.actor(actor, why="approving or rejecting is a staff decision")
     with session_scope(app.engine()) as session:
         doc = _summary(services.approve(session, version_id, who))
     if as_json:
@@ -208,7 +196,7 @@ def approve(app: AppContext, version_id: int, actor: str | None, as_json: bool) 
 @pass_app
 def reject(app: AppContext, version_id: int, reason: str, actor: str | None, as_json: bool) -> None:
     """Reject submitted creative version ID with a reason (staff)."""
-    who = _actor(app, actor)
+    who = app.actor(actor, why="approving or rejecting is a staff decision")
     with session_scope(app.engine()) as session:
         doc = _summary(services.reject(session, version_id, who, reason))
     if as_json:

@@ -170,7 +170,7 @@ def _creatives(engine: Engine, folder: Path, out: Path, secret: str) -> list[dic
 
 
 def _print_previews(previews: list[dict[str, Any]]) -> None:
-    out = Console(width=max(Console().width, 132))
+    out = _wide_console()
     out.print("[bold]Creatives[/] (previews are rendered for synthetic recipients, never members):")
     for item in previews:
         folder = Path(item["previews"][0]).parent if item["previews"] else "-"
@@ -178,6 +178,11 @@ def _print_previews(previews: list[dict[str, Any]]) -> None:
             f"  {item['partner']}: {Path(item['bundle']).name} v{item['version']}"
             f" (creative id {item['version_id']}) {item['status']}; previews in {folder}/"
         )
+
+
+def _wide_console() -> Console:
+    # A piped or narrow terminal would wrap the reasons into an unreadable column.
+    return Console(width=max(Console().width, 132))
 
 
 def _print_next(elapsed: float) -> None:
@@ -190,9 +195,7 @@ def _print_next(elapsed: float) -> None:
 
 
 def _print_summary(rows: list[dict[str, Any]]) -> None:
-    probe = Console()
-    # A piped or narrow terminal would wrap the reasons into an unreadable column.
-    out = Console(width=max(probe.width, 132))
+    out = _wide_console()
     table = Table(
         title=f"Segments as of {dt.date.today()}: who the policy lets through", title_justify="left"
     )

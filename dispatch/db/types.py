@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are plain integers there.
@@ -45,10 +45,6 @@ def utcnow() -> dt.datetime:
 def enum_check(column: str, enum: type[StrEnum], name: str | None = None) -> CheckConstraint:
     values = ", ".join(f"'{v.value}'" for v in enum)
     return CheckConstraint(f"{column} IN ({values})", name=name or f"{column}_valid")
-
-
-def short_str(length: int = 32) -> String:
-    return String(length)
 
 
 class Language(StrEnum):
