@@ -34,6 +34,22 @@ class Settings:
     actor: str | None
     secret_key: str
     var_dir: Path
+    #: The dispatcher's Ed25519 key that signs every manifest (created if absent).
+    signing_key_file: Path
+    #: The print house's age recipient (``age1...``) or a file holding it; unset
+    #: means post campaigns cannot start.
+    printhouse_recipient: str | None
+    #: Recipients per batch job (one PDF or one run of e-mails).
+    batch_size: int
+    #: Partner campaigns with fewer recipients than this are refused.
+    min_partner_audience: int
+    #: At most this many marketing contacts per member per channel in 30 days.
+    frequency_cap: int
+    #: A batch claim not renewed for this long belongs to a dead worker.
+    batch_lease_seconds: int
+    #: Days a batch may stay in the outbox unacknowledged (its delete-by time).
+    outbox_retention_days: int
+    s3_endpoint_url: str | None
 
     @property
     def is_sqlite(self) -> bool:
@@ -73,6 +89,19 @@ def _secret(env: Mapping[str, str], deployment: str) -> str:
     return secret
 
 
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(name, f"must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -107,4 +136,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         actor=env.get("DISPATCH_ACTOR", "").strip() or None,
         secret_key=_secret(env, deployment),
         var_dir=var_dir,
+        signing_key_file=Path(
+            env.get("DISPATCH_SIGNING_KEY_FILE", "").strip()
+            or var_dir / "keys" / "dispatch-signing.pem"
+        ),
+        printhouse_recipient=env.get("DISPATCH_PRINTHOUSE_RECIPIENT", "").strip() or None,
+        batch_size=_int(env, "DISPATCH_BATCH_SIZE", 1000, 1, 100_000),
+        min_partner_audience=_int(env, "DISPATCH_MIN_PARTNER_AUDIENCE", 100, 1, 10_000_000),
+        frequency_cap=_int(env, "DISPATCH_FREQUENCY_CAP", 4, 1, 1000),
+        batch_lease_seconds=_int(env, "DISPATCH_BATCH_LEASE_SECONDS", 600, 1, 86_400),
+        outbox_retention_days=_int(env, "DISPATCH_OUTBOX_RETENTION_DAYS", 14, 1, 365),
+        s3_endpoint_url=env.get("DISPATCH_S3_ENDPOINT_URL", "").strip() or None,
     )

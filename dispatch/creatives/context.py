@@ -39,12 +39,16 @@ SCHEMA: Mapping[str, frozenset[str]] = MappingProxyType(
     {"recipient": RECIPIENT_FIELDS, "campaign": CAMPAIGN_FIELDS}
 )
 
-#: A letter's first name renders to a reserved, empty element; the layout styles it
-#: and the rendering engine stamps the member's name into it. Constant markup, by field.
+#: A letter's personal fields render to reserved, empty elements; the layout styles
+#: them and the rendering engine stamps the member's values into them, so one laid-out
+#: variant serves every member. Constant markup, by field.
 PLACEHOLDER_CLASS = "pf"
 PLACEHOLDER_ATTRIBUTE = "data-field"
 PLACEHOLDERS: Mapping[str, Markup] = MappingProxyType(
-    {"first_name": Markup('<span class="pf" data-field="first_name"></span>')}
+    {
+        "first_name": Markup('<span class="pf" data-field="first_name"></span>'),
+        "home_store": Markup('<span class="pf" data-field="home_store"></span>'),
+    }
 )
 
 
@@ -108,8 +112,13 @@ def _context(
 def letter_context(
     language: str, texts: Mapping[str, str], home_store: str | None
 ) -> dict[str, object]:
-    """The context of one letter variant: the first name is a placeholder box."""
-    return _context(PLACEHOLDERS["first_name"], language, texts, home_store)
+    """The context of one letter variant: personal fields are placeholder boxes.
+
+    ``home_store`` only says whether the member has one (templates test it with
+    ``{% if recipient.home_store %}``); its text is stamped like the first name's.
+    """
+    store = PLACEHOLDERS["home_store"] if home_store else None
+    return _context(PLACEHOLDERS["first_name"], language, texts, store)
 
 
 def email_context(

@@ -31,7 +31,7 @@ from html.parser import HTMLParser
 
 from jinja2 import Environment, TemplateSyntaxError
 
-from dispatch.creatives.context import PLACEHOLDER_ATTRIBUTE, PLACEHOLDER_CLASS
+from dispatch.creatives.context import PLACEHOLDER_ATTRIBUTE, PLACEHOLDER_CLASS, PLACEHOLDERS
 from dispatch.creatives.css import Where, check_declarations, check_stylesheet
 from dispatch.creatives.problems import Problem
 from dispatch.creatives.refs import AssetKind, check_ref
@@ -91,7 +91,7 @@ IMAGE_ATTRIBUTES = frozenset({"src", "background", "poster"})
 SRCSET_ATTRIBUTES = frozenset({"srcset", "imagesrcset"})
 FRAGMENT_ATTRIBUTES = frozenset({"href", "xlink:href", "cite", "longdesc", "usemap"})
 URL_ATTRIBUTES = IMAGE_ATTRIBUTES | SRCSET_ATTRIBUTES | FRAGMENT_ATTRIBUTES | {"style"}
-PLACEHOLDER_FIELDS = frozenset({"first_name"})
+PLACEHOLDER_FIELDS = frozenset(PLACEHOLDERS)
 
 _UNQUOTED = re.compile(r"""=\s*([^\s"'=<>`]+)""")
 _MARKUP_START = re.compile(r"<[A-Za-z!?/]")

@@ -92,7 +92,10 @@ def write_preview(bundle: Bundle, out: Path, *, secret: str, label: str) -> list
                 body,
                 bundle.files,
                 persona.recipient,
-                fields={"first_name": persona.recipient.first_name},
+                fields={
+                    "first_name": persona.recipient.first_name,
+                    "home_store": persona.home_store,
+                },
             )
             pdf_path = out / f"letter-{language}.pdf"
             pdf_path.write_bytes(pdf)

@@ -304,17 +304,26 @@ def test_hostile_data_in_filters_and_attributes_stays_escaped() -> None:
     assert 'alt="{{ 7*7 }}{% IF TRUE %}X{% ENDIF %}&lt;SCRIPT&gt;' in out
 
 
-def test_letter_first_name_is_a_placeholder_and_store_is_escaped() -> None:
+def test_letter_personal_fields_are_placeholders_never_member_text() -> None:
     context = letter_context("fi", TEXTS, HOSTILE_STORE)
     out = render(
         "<p>Hei {{ recipient.first_name }}, {{ recipient.home_store }}</p>",
         context,
         name="letter.html.j2",
     )
+    # The store's text never reaches the template: it is stamped into the PDF later.
     assert out == (
         '<p>Hei <span class="pf" data-field="first_name"></span>, '
-        "Prisma &lt;b&gt;{{ config }}&lt;/b&gt; &amp; {% include &#39;/etc/passwd&#39; %}</p>"
+        '<span class="pf" data-field="home_store"></span></p>'
     )
+
+
+def test_letter_without_home_store_tests_false() -> None:
+    context = letter_context("fi", TEXTS, None)
+    out = render(
+        "{% if recipient.home_store %}S{% else %}none{% endif %}", context, name="letter.html.j2"
+    )
+    assert out == "none"
 
 
 def test_hostile_static_texts_are_data_too() -> None:

@@ -25,9 +25,12 @@ def test_demo_creative_prints_as_a_letter(creative: str, language: str) -> None:
     context = letter_context(language, bundle.manifest.texts(language), "Prisma Kannelmäki")
     body = render(source, context, name="letter.html.j2")
     recipient = make_recipient(first_name=NAME[0], last_name=NAME[1], language=language)
-    pdf = render_single_letter(body, bundle.files, recipient)
+    pdf = render_single_letter(
+        body, bundle.files, recipient, fields={"home_store": "Prisma Kannelmäki"}
+    )
     assert preflight(pdf) == []
     assert window_lines(pdf)[0] == " ".join(NAME)
     text = " ".join(pdf_text(pdf).split())
     assert (NOTICE_FI if language == "fi" else NOTICE_SV) in text
     assert f"{NAME[0]}," in text  # the greeting, punctuation kept beside the name
+    assert "Prisma Kannelmäki" in text  # the home store, stamped like the name
