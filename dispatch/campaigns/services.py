@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -122,7 +123,7 @@ def approve(session: Session, campaign: Campaign, actor: str) -> None:
 
 def schedule(session: Session, campaign: Campaign, send_at: dt.datetime | None = None) -> None:
     """approved -> scheduled; the caller enqueues the snapshot after commit."""
-    values: dict[str, object] = {"started_at": utcnow()}
+    values: dict[str, Any] = {"started_at": utcnow()}
     if send_at is not None:
         values["send_at"] = send_at
     transition(session, campaign, CampaignStatus.SCHEDULED, **values)

@@ -161,6 +161,8 @@ def write_batch(
             batch.add(input_index, letter)
         except DispatchError as exc:
             exc.where = f"letter {input_index}" + (f", {exc.where}" if exc.where else "")
+            # The caller maps the position back to its own record (e.g. to fail it).
+            exc.letter_index = input_index  # type: ignore[attr-defined]
             raise
     if not batch.index:
         raise InputError("a batch needs at least one letter")

@@ -43,6 +43,8 @@ A4 = (210 * MM, 297 * MM)
 
 #: Width of a personal-field box, in ems of the text around it.
 FIELD_WIDTH_EM = 10
+#: ... and of the home store's box, which holds names of up to ~32 characters.
+STORE_WIDTH_EM = 18
 #: A creative body longer than this is refused before layout (invariant 5).
 MAX_BODY_CHARS = 256 * 1024
 
@@ -199,6 +201,7 @@ def layout_body(
         placeholder=PLACEHOLDER_CLASS,
         attribute=PLACEHOLDER_ATTRIBUTE,
         field_width_em=FIELD_WIDTH_EM,
+        store_width_em=STORE_WIDTH_EM,
     )
     fonts = isolated_font_config()
     fetcher = AssetFetcher(bundle=assets, system=system_assets())

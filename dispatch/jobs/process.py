@@ -1,0 +1,37 @@
+"""One worker process (started by ``dispatch worker``): dramatiq threads until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+import dramatiq
+
+from dispatch.jobs import tasks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dispatch.jobs.process")
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
+    jobs = tasks.jobs()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker = dramatiq.Worker(jobs.broker, worker_threads=args.threads)
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        tasks.reset_runtime()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
