@@ -47,6 +47,8 @@ class Settings:
     frequency_cap: int
     #: A batch claim not renewed for this long belongs to a dead worker.
     batch_lease_seconds: int
+    #: Seconds between a long-running worker's sweeps for work left behind.
+    sweep_seconds: int
     #: Days a batch may stay in the outbox unacknowledged (its delete-by time).
     outbox_retention_days: int
     s3_endpoint_url: str | None
@@ -145,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         min_partner_audience=_int(env, "DISPATCH_MIN_PARTNER_AUDIENCE", 100, 1, 10_000_000),
         frequency_cap=_int(env, "DISPATCH_FREQUENCY_CAP", 4, 1, 1000),
         batch_lease_seconds=_int(env, "DISPATCH_BATCH_LEASE_SECONDS", 600, 1, 86_400),
+        sweep_seconds=_int(env, "DISPATCH_SWEEP_SECONDS", 30, 1, 3600),
         outbox_retention_days=_int(env, "DISPATCH_OUTBOX_RETENTION_DAYS", 14, 1, 365),
         s3_endpoint_url=env.get("DISPATCH_S3_ENDPOINT_URL", "").strip() or None,
     )

@@ -29,9 +29,19 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register_commands() -> None:
-    from dispatch.cli import creative, db, demo, member, partner, register, segment
+    from dispatch.cli import (
+        campaign,
+        creative,
+        db,
+        demo,
+        member,
+        partner,
+        register,
+        segment,
+        worker,
+    )
 
-    for module in (db, register, segment, partner, creative, member, demo):
+    for module in (db, register, segment, partner, creative, campaign, member, worker, demo):
         cli.add_command(module.group)
 
 

@@ -28,9 +28,6 @@ from dispatch.jobs import tasks
 
 log = logging.getLogger(__name__)
 
-#: Seconds between sweeps in a long-running worker.
-SWEEP_INTERVAL = 30.0
-
 
 @dataclass(frozen=True)
 class Sweep:
@@ -75,7 +72,7 @@ def run_inprocess(
     *,
     threads: int = 1,
     until: Callable[[], bool] | None = None,
-    on_idle: Callable[[], None] | None = None,
+    on_idle: Callable[[], object] | None = None,
     poll: float = 0.2,
 ) -> None:
     """Run the embedded broker's worker in this process.
@@ -101,7 +98,7 @@ def run_inprocess(
         worker.stop()
 
 
-def _wait_idle(broker: dramatiq.Broker, poll: float, on_idle: Callable[[], None] | None) -> None:
+def _wait_idle(broker: dramatiq.Broker, poll: float, on_idle: Callable[[], object] | None) -> None:
     """Wait until the stub broker's queues (delayed retries too) are empty and done."""
     queues = getattr(broker, "queues", {})
     while True:
@@ -120,7 +117,7 @@ class Supervisor:
     worker finishes the batch from wherever it stood.
     """
 
-    def __init__(self, processes: int, threads: int, sweep_interval: float = SWEEP_INTERVAL):
+    def __init__(self, processes: int, threads: int, sweep_interval: float) -> None:
         self.processes = processes
         self.threads = threads
         self.sweep_interval = sweep_interval
