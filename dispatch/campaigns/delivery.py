@@ -36,8 +36,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, Row, and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    Integer,
+    Row,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch import batchformat as bf
 from dispatch.campaigns.content import CampaignContent, content_for
@@ -119,6 +134,7 @@ class _Claim:
 @contextmanager
 def _step(claim: _Claim) -> Iterator[Session]:
     """A transaction that first proves the claim is still ours (and renews it)."""
+    cancelled = False
     with session_scope(claim.engine) as session:
         renewed = session.execute(
             update(CampaignBatch)
@@ -130,7 +146,14 @@ def _step(claim: _Claim) -> Iterator[Session]:
                 f"batch {claim.batch_no} was taken over by another worker",
                 where=f"campaign {claim.campaign_id}",
             )
-        yield session
+        try:
+            yield session
+        except _Cancelled:
+            # The step closed the batch for the cancellation: commit that, then tell
+            # the caller (raising inside the transaction would roll the closing back).
+            cancelled = True
+    if cancelled:
+        raise _Cancelled
 
 
 def claim_batch(
@@ -227,6 +250,8 @@ def run_batch(
             job.email()
     except LostClaim:
         raise
+    except _Cancelled:
+        pass  # the batch was closed for the cancelled campaign; report it as it stands
     except BaseException as exc:
         release(claim, _describe(exc))
         raise
@@ -268,6 +293,19 @@ def _outcome(claim: _Claim) -> BatchOutcome:
 
 class _Cancelled(Exception):
     """The campaign was cancelled: the batch has been closed."""
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``column = ANY(:ids)``, one array parameter,
+    so the statement is compiled and converted once rather than per list length (that
+    was most of the CPU of marking a chunk of e-mails)."""
+    if _is_postgres(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 class _BatchJob:
@@ -345,8 +383,8 @@ class _BatchJob:
             chunk = member_ids[start : start + 5000]
             rule = self.policy.first_rule_case()
             found = session.execute(
-                select(Member.id, rule).where(Member.id.in_(chunk), rule.is_not(None))
-            ).tuples()
+                select(Member.id, rule).where(_among(session, Member.id, chunk), rule.is_not(None))
+            )
             blocked.update((member_id, name) for member_id, name in found if name)
         return blocked
 
@@ -365,7 +403,7 @@ class _BatchJob:
                 update(CampaignRecipient)
                 .where(
                     self.where,
-                    CampaignRecipient.member_id.in_(member_ids[start : start + 5000]),
+                    _among(session, CampaignRecipient.member_id, member_ids[start : start + 5000]),
                     CampaignRecipient.status.in_([s.value for s in only]),
                 )
                 .values(status=status.value, reason=reason, updated_at=now)
@@ -514,20 +552,7 @@ class _BatchJob:
                 if blocked:
                     self._suppress(session, blocked)
                     return False
-                now = utcnow()
-                session.execute(
-                    update(CampaignRecipient),
-                    [
-                        {
-                            "campaign_id": self.campaign_id,
-                            "member_id": member_id,
-                            "status": RecipientStatus.INCLUDED.value,
-                            "sequence_no": number,
-                            "updated_at": now,
-                        }
-                        for number, member_id in enumerate(order, start=1)
-                    ],
-                )
+                self._number(session, order)
                 session.execute(
                     update(CampaignBatch)
                     .where(CampaignBatch.id == self.claim.batch_id)
@@ -541,6 +566,53 @@ class _BatchJob:
         except _Cancelled:
             raise
         return True
+
+    def _number(self, session: Session, order: list[int]) -> None:
+        """Mark the letters included with their sequence numbers (1, 2, ... in
+        ``order``): an UPDATE by primary key per letter, which on PostgreSQL is one
+        statement joining an unnest() of two arrays instead of thousands."""
+        now = utcnow()
+        if not _is_postgres(session):
+            session.execute(
+                update(CampaignRecipient),
+                [
+                    {
+                        "campaign_id": self.campaign_id,
+                        "member_id": member_id,
+                        "status": RecipientStatus.INCLUDED.value,
+                        "sequence_no": number,
+                        "updated_at": now,
+                    }
+                    for number, member_id in enumerate(order, start=1)
+                ],
+            )
+            return
+        letters = (
+            func.unnest(
+                bindparam("member_ids", list(order), type_=ARRAY(BigInteger)),
+                bindparam("numbers", list(range(1, len(order) + 1)), type_=ARRAY(Integer)),
+            )
+            .table_valued("member_id", "number")
+            .render_derived()
+        )
+        done = session.execute(
+            update(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == self.campaign_id,
+                CampaignRecipient.member_id == letters.c.member_id,
+            )
+            .values(
+                status=RecipientStatus.INCLUDED.value,
+                sequence_no=letters.c.number,
+                updated_at=now,
+            )
+        )
+        if done.rowcount != len(order):  # type: ignore[attr-defined]
+            # What the ORM's bulk UPDATE by primary key raises on the other databases.
+            raise StaleDataError(
+                f"UPDATE statement on table 'campaign_recipients' expected to update "
+                f"{len(order)} row(s); {done.rowcount} were matched."  # type: ignore[attr-defined]
+            )
 
     def _hand_off(self, pdf: bytes, pages: list[int]) -> None:
         outbox = self.transports.outbox
@@ -705,7 +777,7 @@ def stale_batches(session: Session, lease: dt.timedelta) -> list[tuple[int, int]
                 ),
             )
             .order_by(CampaignBatch.campaign_id, CampaignBatch.number)
-        ).tuples()
+        )
     ]
 
 

@@ -19,7 +19,7 @@ from dispatch.campaigns.models import (
     CampaignRecipient,
     CampaignStatus,
 )
-from dispatch.campaigns.snapshot import AudienceTooSmall, take_snapshot
+from dispatch.campaigns.snapshot import AudienceTooSmall, SegmentTampered, take_snapshot
 from dispatch.campaigns.states import TransitionRefused, transition
 from dispatch.db.engine import session_scope
 from dispatch.db.types import utcnow
@@ -86,8 +86,9 @@ def run_snapshot(
             batches = open_batches(session, campaign_id)
     except TransitionRefused:
         return SnapshotStep(batches=[])  # cancelled while the snapshot ran
-    except (AudienceTooSmall, InputError) as exc:
-        # Retrying cannot help: the audience or the frozen segment is what it is.
+    except (AudienceTooSmall, SegmentTampered, InputError) as exc:
+        # Retrying cannot help: the audience or the frozen segment is what it is (and a
+        # retried message would leave the campaign stuck in snapshotting).
         reason = str(exc)[:500]
         with session_scope(engine) as session:
             campaign = session.get_one(Campaign, campaign_id)

@@ -46,6 +46,10 @@ class AudienceTooSmall(OperationError):
     """A partner campaign would reach fewer members than the configured minimum."""
 
 
+class SegmentTampered(OperationError):
+    """The campaign's frozen segment text no longer matches the hash it was created with."""
+
+
 @dataclass(frozen=True)
 class SnapshotResult:
     recipients: int
@@ -60,7 +64,7 @@ def segment_hash(source: str) -> str:
 def frozen_segment(campaign: Campaign) -> segments.Segment:
     """The segment exactly as the campaign was approved with it (hash checked)."""
     if segment_hash(campaign.segment_source) != campaign.segment_sha256:
-        raise OperationError(
+        raise SegmentTampered(
             "the frozen segment text does not match its hash", where=f"campaign {campaign.id}"
         )
     return parse(campaign.segment_source, campaign.segment_path)

@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from dispatch.cli import demo_campaigns as flow
 from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
 from dispatch.cli.register import seed_with_progress
+from dispatch.config import Settings
 from dispatch.creatives import services as creatives
 from dispatch.creatives.bundle import load_bundle
 from dispatch.creatives.models import CreativeStatus
@@ -65,10 +67,15 @@ def group(
     fresh: bool,
     as_json: bool,
 ) -> None:
-    """Run the demo: migrate, seed a register, check and count every segment.
+    """Run the whole flow on the embedded defaults, playing every part.
 
-    Uses the embedded defaults unless DISPATCH_* variables say otherwise. A register
-    that already holds data is reused (pass --fresh to seed it again).
+    Migrate; seed a register; check and count every segment; submit, approve and
+    preview the demo creatives; run one post and one e-mail campaign through the
+    in-process worker; let the print house collect, verify, decrypt and acknowledge
+    the batches with its own tool and key; print the reconciliation and where every
+    output is. Uses the embedded defaults unless DISPATCH_* variables say otherwise.
+    A register that already holds data is reused (pass --fresh to seed it again), and
+    so are completed demo campaigns.
     """
     console = Console(stderr=True, quiet=as_json)
     settings = app.settings
@@ -112,6 +119,17 @@ def group(
 
     console.print(f"[bold]4. Creatives[/] submitting, approving and previewing {creatives_dir}/*")
     previews = _creatives(engine, creatives_dir, settings.var_dir / "previews", settings.secret_key)
+    if not all(r["ok"] for r in rows):
+        _print_summary(rows)
+        raise OperationError("some segment files have problems (listed above)")
+
+    console.print("[bold]5. Print house[/] makes its key pair with its own tool")
+    key_folder = flow.print_house_key(settings, console)
+    console.print("[bold]6. Campaigns[/] snapshot, render, hand off (in-process worker)")
+    versions = {Path(p["bundle"]).name: p["version_id"] for p in previews}
+    ran = flow.run_campaigns(engine, settings, versions, segments_dir, DEMO_ACTOR, console)
+    console.print("[bold]7. Print house[/] collects, verifies, decrypts and acknowledges")
+    collected = flow.print_house_round(settings, key_folder, console)
 
     elapsed = time.perf_counter() - started
     if as_json:
@@ -121,15 +139,18 @@ def group(
                 "register": seeded,
                 "segments": rows,
                 "creatives": previews,
+                "campaigns": ran,
+                "printhouse": collected,
+                "outputs": _outputs(settings),
                 "seconds": round(elapsed, 1),
             }
         )
         return
     _print_summary(rows)
     _print_previews(previews)
+    _print_campaigns(ran)
+    _print_outputs(_outputs(settings))
     _print_next(elapsed)
-    if not all(r["ok"] for r in rows):
-        raise OperationError("some segment files have problems (listed above)")
 
 
 #: Which demo partner submits which demo bundle (the cooperative is its own partner).
@@ -185,12 +206,54 @@ def _wide_console() -> Console:
     return Console(width=max(Console().width, 132))
 
 
+def _outputs(settings: Settings) -> dict[str, str]:
+    var = settings.var_dir
+    return {
+        "database": settings.database_url,
+        "outbox (encrypted batches; acknowledged ones are deleted)": settings.outbox_url,
+        "print house spool (decrypted PDFs)": str(var / "printhouse" / "spool"),
+        "e-mail (maildir)": settings.mailer_url,
+        "previews": str(var / "previews"),
+    }
+
+
+def _print_campaigns(ran: list[dict[str, Any]]) -> None:
+    out = _wide_console()
+    table = Table(title="Campaigns: every recipient accounted for", title_justify="left")
+    for column in ("campaign", "channel", "segment", "snapshot", "delivered"):
+        table.add_column(column, justify="right" if column in ("snapshot", "delivered") else "left")
+    table.add_column("suppressed / failed at dispatch (why)")
+    table.add_column("reconciled")
+    for item in ran:
+        c, t = item["campaign"], item["total"]
+        dropped = {**t["suppressed"], **{f"failed: {k}": v for k, v in t["failed"].items()}}
+        table.add_row(
+            f"{c['id']} {c['status']}",
+            c["channel"],
+            c["segment"],
+            f"{t['snapshot']:,}",
+            f"{t['delivered']:,}",
+            ", ".join(f"{n} {why}" for why, n in dropped.items()) or "-",
+            "yes" if item["reconciled"] else "[red]NO",
+        )
+    out.print(table)
+
+
+def _print_outputs(outputs: dict[str, str]) -> None:
+    out = _wide_console()
+    out.print("[bold]Where everything is:[/]")
+    for what, where in outputs.items():
+        out.print(f"  {what}: {where}")
+
+
 def _print_next(elapsed: float) -> None:
     out = Console()
     out.print(
         f"Done in {elapsed:.0f} s. Next, try (every look at one member is audited):\n"
         "  .venv/bin/dispatch segment why segments/baby-households.yaml 42 --as you\n"
-        "  .venv/bin/dispatch member export 42 --as you"
+        "  .venv/bin/dispatch member export 42 --as you\n"
+        "  .venv/bin/dispatch campaign list\n"
+        "  .venv/bin/dispatch campaign report 1"
     )
 
 

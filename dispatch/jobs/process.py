@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker = dramatiq.Worker(jobs.broker, worker_threads=args.threads)
+    # Take only as many messages as there are threads (dramatiq's default is twice
+    # that): a batch job takes seconds, and a message waiting in one process's
+    # prefetch buffer is one the idle process next door cannot start.
+    worker.queue_prefetch = args.threads
     worker.start()
     try:
         stop.wait()

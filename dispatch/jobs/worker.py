@@ -65,6 +65,19 @@ def sweep(jobs: tasks.Jobs, rt: tasks.Runtime, *, campaign_id: int | None = None
         jobs.batch.send(cid, number)
     for cid in finished:
         jobs.finalize.send(cid)
+    if campaign_id is None:
+        # Acknowledgements, retention and returned mail; an outbox or database error
+        # here must not keep the sweep from sending what is missing (next sweep retries).
+        from dispatch.campaigns.upkeep import upkeep
+
+        try:
+            outbox = rt.transports.outbox
+            if outbox is not None:
+                done = upkeep(rt.engine, outbox, now=now)
+                if done.changed:
+                    log.info("upkeep: %s", done)
+        except Exception:
+            log.exception("outbox upkeep failed; will try again at the next sweep")
     return Sweep(len(snapshots), len(batches), len(finished))
 
 
@@ -96,6 +109,9 @@ def run_inprocess(
                 time.sleep(poll)
     finally:
         worker.stop()
+        # A dramatiq Worker leaves its middleware on the broker; the next run gets a
+        # fresh stub broker (what it held is done, or re-found by the next sweep).
+        tasks.declare(jobs.broker.dispatch_url)  # type: ignore[attr-defined]
 
 
 def _wait_idle(broker: dramatiq.Broker, poll: float, on_idle: Callable[[], object] | None) -> None:

@@ -1,8 +1,8 @@
 """Everything kept about one member, as one JSON document (GDPR Art. 15).
 
 The document is built from named sections (:data:`SECTIONS`), each a function of the
-session and the member. A later stage that keeps member data adds its section here;
-``campaigns`` is the first such extension point (see :func:`campaigns`).
+session and the member. A later stage that keeps member data adds its section here,
+as the campaigns stage did (see :func:`campaigns`).
 
 Two things are left out on purpose, and ``docs/members.md`` says so to staff:
 
@@ -25,6 +25,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.campaigns.models import (
+    FINAL_STATUSES,
+    Campaign,
+    CampaignRecipient,
+    RecipientStatus,
+)
+from dispatch.creatives.models import Creative, CreativeVersion, Partner
 from dispatch.db.types import utcnow
 from dispatch.privacy import audit
 from dispatch.privacy.models import AuditEntry
@@ -120,13 +127,41 @@ def audit_entries(session: Session, member: Member) -> list[dict[str, Any]]:
 
 
 def campaigns(session: Session, member: Member) -> list[dict[str, Any]]:
-    """Campaigns that reached the member and why (Art. 15(1)(c)): extension point.
+    """Every campaign that chose the member, and why (Art. 15(1)(c)).
 
-    Empty until campaigns exist. The campaigns stage fills it from its recipient
-    snapshot: one entry per (campaign, member) with the campaign's purpose, channel,
-    partner, the segment version that chose the member, and the delivery outcome.
+    One entry per (campaign, member) from the campaign's frozen recipient list: the
+    campaign, partner, creative, channel and purpose, the segment that chose the
+    member (its name and the SHA-256 of the exact text the campaign was approved
+    with), when the outcome was recorded, and the outcome. ``reached`` is true for
+    ``delivered`` (handed to the print house or accepted by the mailer); a
+    ``suppressed`` or ``failed`` entry was chosen but not sent, with the reason (for
+    example the member's objection), and ``pending`` is still in progress.
     """
-    return []
+    rows = session.execute(
+        select(CampaignRecipient, Campaign, Partner.name, Creative.name, CreativeVersion.version)
+        .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
+        .join(Partner, Partner.id == Campaign.partner_id)
+        .join(CreativeVersion, CreativeVersion.id == Campaign.creative_version_id)
+        .join(Creative, Creative.id == CreativeVersion.creative_id)
+        .where(CampaignRecipient.member_id == member.id)
+        .order_by(CampaignRecipient.campaign_id)
+    ).all()
+    final = {status.value for status in FINAL_STATUSES}
+    return [
+        {
+            "campaign_id": campaign.id,
+            "partner": partner,
+            "creative": {"name": creative, "version": version},
+            "channel": campaign.channel,
+            "purpose": campaign.purpose,
+            "segment": {"name": campaign.segment_name, "sha256": campaign.segment_sha256},
+            "at": services.plain(recipient.updated_at),
+            "outcome": recipient.status if recipient.status in final else "pending",
+            "reached": recipient.status == RecipientStatus.DELIVERED.value,
+            "reason": recipient.reason,
+        }
+        for recipient, campaign, partner, creative, version in rows
+    ]
 
 
 SECTIONS: dict[str, Section] = {

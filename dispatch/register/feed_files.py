@@ -355,6 +355,7 @@ class MembersFile(FeedFile):
                 updates.setdefault(frozenset(row), []).append(row)
         if inserts:
             session.execute(insert(table), inserts)
+        updates = _readdressed(session, updates)
         for keys, batch in updates.items():
             stmt = (
                 update(table)
@@ -364,3 +365,54 @@ class MembersFile(FeedFile):
             session.execute(stmt, batch)
         out.loaded = len(checked)
         return out
+
+
+#: The address fields whose change makes a returned address worth trying again.
+ADDRESS_FIELDS = ("street", "postcode", "post_town")
+
+
+def _readdressed(
+    session: Session, updates: dict[frozenset[str], list[dict[str, Any]]]
+) -> dict[frozenset[str], list[dict[str, Any]]]:
+    """Mark deliverable again the members whose mail came back and whose address changes.
+
+    A returned letter marks the address ``returned`` (post stops) "until the address
+    changes": a row that changes street, postcode or post town of such a member, and
+    does not itself give an ``address_status``, sets it back to ``deliverable``.
+    """
+    candidates = [
+        row
+        for keys, batch in updates.items()
+        if "address_status" not in keys and keys & set(ADDRESS_FIELDS)
+        for row in batch
+    ]
+    if not candidates:
+        return updates
+    current: dict[int, tuple[Any, ...]] = {}
+    for chunk in chunks(row["member_id"] for row in candidates):
+        current.update(
+            (member_id, tuple(address))
+            for member_id, *address in session.execute(
+                select(Member.id, Member.street, Member.postcode, Member.post_town).where(
+                    Member.id.in_(chunk),
+                    Member.address_status == AddressStatus.RETURNED.value,
+                )
+            )
+        )
+    if not current:
+        return updates
+    regrouped: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for batch in updates.values():
+        for row in batch:
+            old = current.get(row["member_id"])
+            if old is not None and "address_status" not in row and _moved(row, old):
+                row = {**row, "address_status": AddressStatus.DELIVERABLE.value}
+            regrouped.setdefault(frozenset(row), []).append(row)
+    return regrouped
+
+
+def _moved(row: dict[str, Any], old: tuple[Any, ...]) -> bool:
+    return any(
+        name in row and (row[name] or None) != (value or None)
+        for name, value in zip(ADDRESS_FIELDS, old, strict=True)
+    )

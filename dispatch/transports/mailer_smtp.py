@@ -23,6 +23,7 @@ once from a thread pool. ``bench/mailer.py`` measures the result.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import threading
@@ -41,6 +42,47 @@ StartTls = Literal["auto", "require", "off"]
 _STARTTLS: dict[str, StartTls] = {"auto": "auto", "require": "require", "off": "off"}
 _QUERY_KEYS = frozenset({"starttls", "timeout", "cafile", "pool", "helo"})
 _WHERE = "DISPATCH_MAILER_URL"
+#: A dot-atom address (RFC 5322), which smtplib's quoteaddr() returns as ``<address>``
+#: after parsing it with the email package: a tenth of a message's client CPU, spared.
+_DOT_ATOM = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+_LINE_START_DOT = re.compile(rb"(?m)^\.")
+
+
+def _quoted(address: str) -> str:
+    if _DOT_ATOM.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
+def _mail(smtp: smtplib.SMTP, sender: str, options: list[str]) -> tuple[int, bytes]:
+    """``smtp.mail(sender, options)`` (options never hold SMTPUTF8 here)."""
+    extra = " " + " ".join(options) if options and smtp.does_esmtp else ""
+    smtp.putcmd("mail", f"FROM:{_quoted(sender)}{extra}")
+    return smtp.getreply()
+
+
+def _rcpt(smtp: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
+    """``smtp.rcpt(recipient)``."""
+    smtp.putcmd("rcpt", f"TO:{_quoted(recipient)}")
+    return smtp.getreply()
+
+
+def _data(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
+    """``smtp.data(message)`` for bytes, skipping the dot-stuffing regex when no line
+    starts with a dot."""
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    if message.startswith(b".") or b"\n." in message:
+        message = _LINE_START_DOT.sub(b"..", message)
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    smtp.send(message + b".\r\n")
+    return smtp.getreply()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,18 +199,18 @@ class SmtpConnection:
         try:
             eight_bit = not message.isascii() and smtp.has_extn("8bitmime")
             options = ["BODY=8BITMIME"] if eight_bit else []
-            code, reply = smtp.mail(envelope_from, options)
+            code, reply = _mail(smtp, envelope_from, options)
             if code == 421:  # the server is closing this session
                 self._drop()
                 return None
             if code != 250:
                 return self._refused(smtp, code, reply)
             stage = "RCPT"
-            code, reply = smtp.rcpt(recipient)
+            code, reply = _rcpt(smtp, recipient)
             if code not in (250, 251):
                 return self._refused(smtp, code, reply)
             stage = "DATA"
-            code, reply = smtp.data(message)
+            code, reply = _data(smtp, message)
             if code == 421:
                 self._drop()
             return SendResult.from_smtp_code(code, _text(reply))

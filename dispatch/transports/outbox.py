@@ -65,6 +65,9 @@ class Outbox(Protocol):
 
     def read_return(self, name: str) -> bytes: ...
 
+    def delete_return(self, name: str) -> None:
+        """Remove a processed returns report; nothing happens if it is already gone."""
+
 
 def acknowledged(outbox: Outbox, batch_id: str) -> bool:
     """Whether the print house has acknowledged ``batch_id``."""
@@ -95,7 +98,9 @@ def purge_expired(outbox: Outbox, now: datetime) -> list[str]:
 def read_returns(outbox: Outbox) -> Iterator[tuple[str, int, str]]:
     """Yield ``(batch_id, sequence_no, reason)`` for every returned letter reported.
 
-    Reports stay in the outbox; whoever consumes them decides when to remove them.
+    Reports stay in the outbox; whoever consumes them removes them with
+    :meth:`Outbox.delete_return` once what they say is recorded
+    (:func:`dispatch.campaigns.upkeep.upkeep` does).
     A malformed report raises :class:`OperationError` naming it.
     """
     for name in outbox.list_returns():
@@ -216,6 +221,16 @@ class LocalOutbox:
             return (self.root / bf.RETURNS_DIR / name).read_bytes()
         except OSError as exc:
             raise OperationError(f"cannot read {bf.RETURNS_DIR}/{name}: {exc.strerror}") from exc
+
+    def delete_return(self, name: str) -> None:
+        if "/" in name or name.startswith("."):
+            raise InputError(f"invalid returns file name {name!r}")
+        try:
+            (self.root / bf.RETURNS_DIR / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise OperationError(
+                f"cannot delete {bf.RETURNS_DIR}/{name}: {exc.strerror}", where=self.url
+            ) from exc
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -187,3 +187,13 @@ class S3Outbox:
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(f"read {bf.RETURNS_DIR}/{name}", exc) from exc
         return body
+
+    def delete_return(self, name: str) -> None:
+        if "/" in name:
+            raise InputError(f"invalid returns file name {name!r}")
+        key = f"{self.prefix}{bf.RETURNS_DIR}/{name}"
+        try:
+            # Deleting a missing key succeeds in S3: a second delete is harmless.
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(f"delete {bf.RETURNS_DIR}/{name}", exc) from exc

@@ -1,0 +1,178 @@
+"""An e-mail campaign against a real SMTP server (aiosmtpd on loopback)."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from dispatch.campaigns import delivery
+from dispatch.campaigns.models import BatchStatus, CampaignStatus
+from dispatch.db.engine import session_scope
+from dispatch.jobs import tasks
+from dispatch.register.models import Member
+from tests.campaigns.conftest import PARTNER, World
+from tests.conftest import CliResult
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Relay:
+    """Accepts mail, except: 451 for an address's first ``busy`` attempts, 550 for
+    ``unknown`` addresses."""
+
+    busy: int = 0
+    unknown: set[str] = field(default_factory=set)
+    attempts: Counter[str] = field(default_factory=Counter)
+    received: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        with self.lock:
+            self.attempts[address] += 1
+            if address in self.unknown:
+                return f"550 5.1.1 <{address}>: user unknown"
+            if self.attempts[address] <= self.busy:
+                return "451 4.3.0 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        with self.lock:
+            self.received.extend(content for _ in envelope.rcpt_tos)
+        return "250 2.0.0 Ok: queued"
+
+    def recipients(self) -> Counter[str]:
+        return Counter(
+            email.message_from_bytes(m)["To"].split("<")[-1].rstrip(">") for m in self.received
+        )
+
+
+@pytest.fixture
+def relay(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[Callable[..., Relay]]:
+    """Point DISPATCH_MAILER_URL at a port; ``start()`` brings a server up on it."""
+    port = _free_port()
+    monkeypatch.setenv("DISPATCH_MAILER_URL", f"smtp://127.0.0.1:{port}?starttls=off")
+    # Keep the in-job 4xx retries quick; what they do is the same.
+    monkeypatch.setattr(delivery, "EMAIL_RETRY_DELAYS", (0.05, 0.05, 0.05))
+    controllers: list[Controller] = []
+
+    def start(**kwargs: object) -> Relay:
+        handler = Relay(**kwargs)  # type: ignore[arg-type]
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        controllers.append(controller)
+        return handler
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def _addresses(world: World, ids: list[int]) -> dict[int, str]:
+    with session_scope(world.engine) as session:
+        return {m: session.get_one(Member, m).email or "" for m in ids}
+
+
+def test_email_campaign_delivers_each_message_once_with_headers(
+    world: World, relay: Callable[..., Relay]
+) -> None:
+    server = relay()
+    members = world.add_members(30, email_opt_in=True)
+    world.add_members(3)  # no opt-in: not selected
+    cid = world.start("partner_email", creative=PARTNER)
+    world.run_all(cid)
+
+    assert world.status(cid) == CampaignStatus.COMPLETED.value
+    addresses = _addresses(world, members)
+    assert server.recipients() == Counter(addresses.values())
+    assert world.with_status(cid, "delivered") == set(members)
+    ids = set()
+    for raw in server.received:
+        message = email.message_from_bytes(raw)
+        assert message["List-Unsubscribe"]
+        assert "One-Click" in (message["List-Unsubscribe-Post"] or "")
+        assert message["Message-ID"]
+        ids.add(message["Message-ID"])
+    assert len(ids) == 30
+    assert world.report(cid).reconciled
+
+
+def test_deferred_addresses_are_delivered_after_in_job_retries(
+    world: World, relay: Callable[..., Relay]
+) -> None:
+    server = relay(busy=2)
+    members = world.add_members(8, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+
+    outcome = world.run_batch(cid, 0)
+
+    assert outcome.status == BatchStatus.DONE.value
+    assert outcome.delivered == 8
+    addresses = _addresses(world, members)
+    assert server.recipients() == Counter(addresses.values())
+    assert all(server.attempts[a] == 3 for a in addresses.values())
+
+
+def test_refused_address_fails_with_the_servers_reason_and_others_arrive(
+    world: World, relay: Callable[..., Relay]
+) -> None:
+    members = world.add_members(6, email_opt_in=True)
+    addresses = _addresses(world, members)
+    bad = members[2]
+    server = relay(unknown={addresses[bad]})
+    cid = world.dispatching("partner_email", creative=PARTNER)
+
+    assert world.finish(cid) == CampaignStatus.COMPLETED.value
+
+    status, reason = world.recipients(cid)[bad]
+    assert status == "failed"
+    assert reason is not None and reason.startswith("550 5.1.1")
+    assert "user unknown" in reason
+    assert addresses[bad] not in reason  # reasons are redacted of addresses
+    assert world.with_status(cid, "delivered") == set(members) - {bad}
+    assert server.recipients() == Counter(a for m, a in addresses.items() if m != bad)
+    report = world.report(cid)
+    assert report.reconciled and sum(report.total.failed.values()) == 1
+
+
+def test_mail_server_down_gives_the_batch_back_then_start_completes_it(
+    world: World, relay: Callable[..., Relay], cli: Callable[..., CliResult]
+) -> None:
+    members = world.add_members(10, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+
+    with pytest.raises(delivery.RetryLater, match="10 e-mails deferred"):
+        world.run_batch(cid, 0)
+
+    [batch] = world.batches(cid)
+    assert batch.claim_token is None and batch.status == BatchStatus.WORKING.value
+    assert world.with_status(cid, "pending") == set(members)
+    assert world.status(cid) == CampaignStatus.DISPATCHING.value
+
+    server = relay()
+    # `dispatch campaign start` is a new process: its mailer has not seen the relay down.
+    tasks.reset_runtime()
+    result = cli("campaign", "start", str(cid))
+
+    assert result.code == 0, result.err
+    assert "resuming unfinished work" in result.out
+    assert world.status(cid) == CampaignStatus.COMPLETED.value
+    assert server.recipients() == Counter(_addresses(world, members).values())
+    assert world.with_status(cid, "delivered") == set(members)
