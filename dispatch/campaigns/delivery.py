@@ -699,16 +699,16 @@ class _BatchJob:
         self._done()
 
     def _send_chunk(self, mailer: Mailer, chunk: list[tuple[int, str, bytes]]) -> int:
-        """Send one chunk; return how many are left pending after the 4xx retries."""
-        try:
-            with _step(self.claim) as session:
-                self._still_dispatching(session)
-                blocked = self._blocked_now(session, [m for m, _, _ in chunk])
-                self._suppress(session, blocked)
-                chunk = [item for item in chunk if item[0] not in blocked]
-                self._mark(session, [m for m, _, _ in chunk], RecipientStatus.SENDING)
-        except _Cancelled:
-            return 0
+        """Send one chunk; return how many are left pending after the 4xx retries.
+
+        Raises :class:`_Cancelled` (after closing the batch) if the campaign was
+        cancelled: the chunks after it must not be sent either."""
+        with _step(self.claim) as session:
+            self._still_dispatching(session)
+            blocked = self._blocked_now(session, [m for m, _, _ in chunk])
+            self._suppress(session, blocked)
+            chunk = [item for item in chunk if item[0] not in blocked]
+            self._mark(session, [m for m, _, _ in chunk], RecipientStatus.SENDING)
         results: dict[int, SendResult] = {}
         todo = chunk
         for delay in (0.0, *EMAIL_RETRY_DELAYS):

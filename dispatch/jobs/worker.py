@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 import dramatiq
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from dispatch.campaigns.delivery import open_batches, stale_batches
 from dispatch.campaigns.models import Campaign, CampaignStatus
@@ -52,7 +52,17 @@ def sweep(jobs: tasks.Jobs, rt: tasks.Runtime, *, campaign_id: int | None = None
         if campaign_id is not None:
             due = due.where(Campaign.id == campaign_id)
             dispatching = dispatching.where(Campaign.id == campaign_id)
-        snapshots = list(session.scalars(due))
+        # A snapshot whose job ran out of retries (e.g. the database was down) leaves
+        # the campaign snapshotting; the snapshot starts over cleanly (one transaction).
+        # Asked about one campaign (staff resuming it), do not wait for the lease.
+        stuck = select(Campaign.id).where(Campaign.status == CampaignStatus.SNAPSHOTTING.value)
+        if campaign_id is not None:
+            stuck = stuck.where(Campaign.id == campaign_id)
+        else:
+            stuck = stuck.where(
+                func.coalesce(Campaign.send_at, Campaign.started_at) < now - rt.lease
+            )
+        snapshots = list(session.scalars(due)) + list(session.scalars(stuck))
         batches = [
             pair
             for pair in stale_batches(session, rt.lease)

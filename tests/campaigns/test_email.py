@@ -176,3 +176,38 @@ def test_mail_server_down_gives_the_batch_back_then_start_completes_it(
     assert world.status(cid) == CampaignStatus.COMPLETED.value
     assert server.recipients() == Counter(_addresses(world, members).values())
     assert world.with_status(cid, "delivered") == set(members)
+
+
+def test_cancel_between_chunks_stops_the_rest_of_the_batch(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = relay()
+    monkeypatch.setattr(delivery, "EMAIL_CHUNK", 2)
+    ids = world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+    sent_chunks = 0
+    original = delivery._BatchJob._send_chunk
+
+    def send_then_cancel(self: delivery._BatchJob, mailer: object, chunk: list) -> int:  # type: ignore[type-arg]
+        nonlocal sent_chunks
+        left = original(self, mailer, chunk)  # type: ignore[arg-type]
+        sent_chunks += 1
+        if sent_chunks == 1:  # staff cancel while the first chunk is at the mailer
+            with session_scope(world.engine) as session:
+                from dispatch.campaigns import services as cs
+
+                cs.cancel(session, cs.get(session, cid), "anna")
+        return left
+
+    monkeypatch.setattr(delivery._BatchJob, "_send_chunk", send_then_cancel)
+
+    outcome = world.run_batch(cid, 0)
+
+    assert outcome.status == BatchStatus.FAILED.value  # closed for the cancellation
+    assert outcome.delivered == 2 and len(server.received) == 2
+    assert outcome.suppressed == len(ids) - 2
+    assert world.with_status(cid, "suppressed") == set(ids) - {
+        m for m in ids if _addresses(world, [m])[m] in server.recipients()
+    }
+    assert world.status(cid) == CampaignStatus.CANCELLED.value
+    assert world.report(cid).reconciled
