@@ -212,20 +212,28 @@ def cancel(app: AppContext, campaign_id: int, actor: str | None) -> None:
 @json_option
 @pass_app
 def status(app: AppContext, campaign_id: int, follow: bool, as_json: bool) -> None:
-    """Progress of one campaign: a live bar while it runs (--json: one snapshot)."""
+    """Progress of one campaign: a live bar while workers run it (--json: one snapshot).
+
+    With the embedded broker nothing runs between commands, so this shows where the
+    campaign stands and how to finish it.
+    """
     with session_scope(app.engine()) as session:
         services.get(session, campaign_id)
         now = reports.progress(session, campaign_id)
     if as_json:
         emit_json({"id": campaign_id, **now.as_json()})
         return
-    if follow and CampaignStatus(now.status) in ACTIVE:
+    active = CampaignStatus(now.status) in ACTIVE
+    # The embedded broker has no worker of its own to watch: following would wait forever.
+    if follow and active and not is_inprocess(app.settings.broker_url):
         _follow(app, campaign_id, run_here=False)
         return
     click.echo(
         f"campaign {campaign_id}: {now.status}, {now.done}/{now.recipients} recipients done, "
         f"batches {now.batches_done}/{now.batches}"
     )
+    if active and is_inprocess(app.settings.broker_url):
+        click.echo(f"run `dispatch campaign start {campaign_id}` to finish it here")
 
 
 @group.command("report")
