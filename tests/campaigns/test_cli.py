@@ -184,3 +184,16 @@ def test_staff_commands_need_to_know_who_acts(cli: Cli, world: World, command: s
 
 def test_unknown_campaign_is_bad_input(cli: Cli, world: World) -> None:
     _one_line_error(cli("campaign", "report", "999", "--json"), 2, "no campaign 999")
+
+
+def test_status_of_a_running_campaign_on_the_embedded_broker_says_how_to_finish(
+    cli: Cli, world: World
+) -> None:
+    world.add_members(4)
+    cid = world.dispatching()
+
+    result = cli("campaign", "status", str(cid))
+
+    assert result.code == 0, result.err
+    assert f"campaign {cid}: dispatching, 0/4 recipients done" in result.out
+    assert f"dispatch campaign start {cid}" in result.out
