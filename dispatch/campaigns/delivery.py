@@ -206,14 +206,18 @@ def claim_batch(
 
 
 def release(claim: _Claim, error: str | None) -> None:
-    """Give the batch back (after a handled failure) so any worker may retry it now."""
+    """Give the batch back (after a handled failure) so any worker may retry it now.
+
+    The heartbeat keeps the time of the release: the job's own retries (with backoff)
+    come first, and the sweep sends a message only once a lease has passed without
+    one, rather than piling a message per sweep onto a service that is down."""
     with session_scope(claim.engine) as session:
         session.execute(
             update(CampaignBatch)
             .where(CampaignBatch.id == claim.batch_id, CampaignBatch.claim_token == claim.token)
             .values(
                 claim_token=None,
-                heartbeat_at=None,
+                heartbeat_at=utcnow(),
                 last_error=(error or "")[:500] or None,
             )
         )
@@ -381,9 +385,12 @@ class _BatchJob:
         blocked: dict[int, str] = {}
         for start in range(0, len(member_ids), 5000):
             chunk = member_ids[start : start + 5000]
-            rule = self.policy.first_rule_case()
+            # The rule is computed once per member and the NULLs (not blocked) are
+            # dropped here: in a WHERE clause too, PostgreSQL evaluated it twice.
             found = session.execute(
-                select(Member.id, rule).where(_among(session, Member.id, chunk), rule.is_not(None))
+                select(Member.id, self.policy.first_rule_case()).where(
+                    _among(session, Member.id, chunk)
+                )
             )
             blocked.update((member_id, name) for member_id, name in found if name)
         return blocked
@@ -598,7 +605,10 @@ class _BatchJob:
         done = session.execute(
             update(CampaignRecipient)
             .where(
-                CampaignRecipient.campaign_id == self.campaign_id,
+                # The batch as well (the letters are all of it): with the campaign
+                # alone, fresh rows with no statistics yet made the planner hash the
+                # whole campaign for every batch.
+                self.where,
                 CampaignRecipient.member_id == letters.c.member_id,
             )
             .values(
@@ -606,6 +616,7 @@ class _BatchJob:
                 sequence_no=letters.c.number,
                 updated_at=now,
             )
+            .execution_options(synchronize_session=False)
         )
         if done.rowcount != len(order):  # type: ignore[attr-defined]
             # What the ORM's bulk UPDATE by primary key raises on the other databases.
@@ -753,13 +764,22 @@ def open_batches(session: Session, campaign_id: int) -> list[int]:
     )
 
 
-def stale_batches(session: Session, lease: dt.timedelta) -> list[tuple[int, int]]:
-    """(campaign, batch) pairs that need a message: released after a failure, held by
-    a worker that stopped renewing its claim, or never taken long after the snapshot
-    (a lost message). What the sweeper sends again; a duplicate message is harmless,
-    since only one claim can win."""
+def stale_batches(
+    session: Session, lease: dt.timedelta, *, eager: bool = False
+) -> list[tuple[int, int]]:
+    """(campaign, batch) pairs that need a message: released after a failure a lease
+    ago (at once if ``eager``, for staff resuming a campaign), held by a worker that
+    stopped renewing its claim, or never taken long after the snapshot (a lost
+    message). What the sweeper sends again; a duplicate message is harmless, since
+    only one claim can win."""
     now = utcnow()
     stale = now - lease
+    released = and_(CampaignBatch.claim_token.is_(None), CampaignBatch.attempts > 0)
+    if not eager:
+        released = and_(
+            released,
+            or_(CampaignBatch.heartbeat_at.is_(None), CampaignBatch.heartbeat_at < stale),
+        )
     return [
         (c, n)
         for c, n in session.execute(
@@ -769,7 +789,7 @@ def stale_batches(session: Session, lease: dt.timedelta) -> list[tuple[int, int]
                 Campaign.status == CampaignStatus.DISPATCHING.value,
                 CampaignBatch.status.not_in([BatchStatus.DONE.value, BatchStatus.FAILED.value]),
                 or_(
-                    and_(CampaignBatch.claim_token.is_(None), CampaignBatch.attempts > 0),
+                    released,
                     and_(
                         CampaignBatch.claim_token.is_not(None), CampaignBatch.heartbeat_at < stale
                     ),

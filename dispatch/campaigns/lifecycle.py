@@ -61,10 +61,20 @@ def run_snapshot(
         if status == CampaignStatus.SCHEDULED:
             if campaign.send_at is not None and campaign.send_at > utcnow():
                 return SnapshotStep(batches=[], retry_at=campaign.send_at)
-            transition(session, campaign, CampaignStatus.SNAPSHOTTING)
+            try:
+                transition(session, campaign, CampaignStatus.SNAPSHOTTING)
+            except TransitionRefused:
+                return SnapshotStep(batches=[])  # another message got there first
     try:
         with session_scope(engine) as session:
-            campaign = session.get_one(Campaign, campaign_id)
+            # The row lock makes a second snapshot of the same campaign (a duplicate
+            # message, or a sweep resuming one it thought stuck) wait for the first
+            # and then find it done, instead of racing it to the unique key.
+            campaign = session.execute(
+                select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+            ).scalar_one()
+            if campaign.status != CampaignStatus.SNAPSHOTTING.value:
+                return SnapshotStep(batches=[])
             result = take_snapshot(
                 session,
                 campaign,

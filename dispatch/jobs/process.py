@@ -19,11 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
     )
+    # Font subsetting logs every table of every font it subsets, per batch.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     jobs = tasks.jobs()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker = dramatiq.Worker(jobs.broker, worker_threads=args.threads)
+    # A consumer whose threads are all busy backs off up to worker_timeout between
+    # fetches (dramatiq's default 1 s): a thread freed after a batch would wait up to
+    # that long for its next one. 100 ms keeps the gap small for a cheap poll.
+    worker = dramatiq.Worker(jobs.broker, worker_threads=args.threads, worker_timeout=100)
     # Take only as many messages as there are threads (dramatiq's default is twice
     # that): a batch job takes seconds, and a message waiting in one process's
     # prefetch buffer is one the idle process next door cannot start.

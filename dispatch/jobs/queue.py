@@ -22,6 +22,10 @@ def after_commit(session: Session, send: Callable[[], object]) -> None:
         # event runs); with nothing pending they do nothing.
         event.listen(session, "after_commit", _flush)
         event.listen(session, "after_rollback", _drop)
+    if not session.in_transaction():
+        # Held by the transaction that comes: without one begun now, a rollback() is a
+        # no-op that fires no event, and the send would leak into the next commit.
+        session.begin()
     session.info.setdefault(_KEY, []).append(send)
 
 

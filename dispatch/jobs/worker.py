@@ -65,7 +65,7 @@ def sweep(jobs: tasks.Jobs, rt: tasks.Runtime, *, campaign_id: int | None = None
         snapshots = list(session.scalars(due)) + list(session.scalars(stuck))
         batches = [
             pair
-            for pair in stale_batches(session, rt.lease)
+            for pair in stale_batches(session, rt.lease, eager=campaign_id is not None)
             if campaign_id is None or pair[0] == campaign_id
         ]
         finished = [c for c in session.scalars(dispatching) if not open_batches(session, c)]
