@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,14 +18,7 @@ from dispatch.db.engine import session_scope
 from dispatch.jobs import tasks
 from dispatch.register.models import Member
 from tests.campaigns.conftest import PARTNER, World
-from tests.conftest import CliResult
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.conftest import CliResult, free_port
 
 
 @dataclass
@@ -67,7 +59,7 @@ class Relay:
 @pytest.fixture
 def relay(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[Callable[..., Relay]]:
     """Point DISPATCH_MAILER_URL at a port; ``start()`` brings a server up on it."""
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv("DISPATCH_MAILER_URL", f"smtp://127.0.0.1:{port}?starttls=off")
     # Keep the in-job 4xx retries quick; what they do is the same.
     monkeypatch.setattr(delivery, "EMAIL_RETRY_DELAYS", (0.05, 0.05, 0.05))

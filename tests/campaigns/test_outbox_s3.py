@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -15,14 +14,7 @@ from dispatch.campaigns.models import CampaignStatus
 from dispatch.jobs import tasks
 from dispatch.transports.outbox_s3 import S3Outbox
 from tests.campaigns.conftest import World
-from tests.conftest import need_service
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.conftest import fake_aws_credentials, free_port, need_service
 
 
 @pytest.fixture
@@ -31,15 +23,8 @@ def s3_outbox(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[str]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    port = _free_port()
+    fake_aws_credentials(monkeypatch)
+    port = free_port()
     server: Any = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     try:
         server.start()

@@ -35,7 +35,7 @@ from dispatch.register.models import Member
 from dispatch.transports.outbox import LocalOutbox, Outbox, outbox_from_url
 from printhouse.cli import cli as printhouse_cli
 from tests import factories
-from tests.conftest import CliResult
+from tests.conftest import CliResult, fake_aws_credentials, free_port, need_service
 from tests.factories import TEST_SECRET
 
 PARTNER = "Osuuskauppa"
@@ -465,18 +465,19 @@ def test_sweep_upkeep_deletes_an_acknowledged_batch(
 def test_s3_returns_reports_are_consumed_and_deleted(
     engine: Engine, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    moto = pytest.importorskip("moto")
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DISPATCH_S3_ENDPOINT_URL", raising=False)
-    with moto.mock_aws():
-        from dispatch.transports.outbox_s3 import S3Outbox
+    from moto.server import ThreadedMotoServer
 
-        outbox = S3Outbox("print", "outbox")
+    from dispatch.transports.outbox_s3 import S3Outbox
+
+    fake_aws_credentials(monkeypatch)
+    port = free_port()
+    server: Any = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    try:
+        server.start()
+    except Exception as exc:
+        need_service("moto S3 server", str(exc).splitlines()[0])
+    try:
+        outbox = S3Outbox("print", "outbox", endpoint_url=f"http://127.0.0.1:{port}")
         outbox._client.create_bucket(Bucket="print")
         report = bf.returns_to_bytes(
             [bf.ReturnedLetter("zz0000000000-00001", 1, "moved")], utcnow()
@@ -490,3 +491,5 @@ def test_s3_returns_reports_are_consumed_and_deleted(
         assert outbox.list_returns() == []
         outbox.delete_return("r1.json")  # already gone: harmless
         assert upkeep(engine, outbox).reports == 0
+    finally:
+        server.stop()

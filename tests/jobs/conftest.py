@@ -32,7 +32,7 @@ from dispatch.db.engine import make_engine
 from dispatch.jobs import tasks
 from dispatch.transports.keys import load_or_create_signing_key
 from dispatch.transports.outbox import Outbox, outbox_from_url
-from tests.conftest import need_service
+from tests.conftest import fake_aws_credentials, need_service
 
 REDIS_URL = os.environ.get("DISPATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("DISPATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -356,14 +356,7 @@ class S3Endpoint:
 @pytest.fixture
 def s3(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Endpoint]:
     """A running S3 endpoint with a bucket that the deployment's outbox is in."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
+    fake_aws_credentials(monkeypatch)
     endpoint = S3Endpoint()
     try:
         endpoint.start()

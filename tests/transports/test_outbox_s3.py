@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,16 +13,9 @@ from dispatch import batchformat as bf
 from dispatch.errors import OperationError
 from dispatch.transports.outbox import outbox_from_url
 from dispatch.transports.outbox_s3 import S3Outbox
-from tests.conftest import need_service
+from tests.conftest import fake_aws_credentials, free_port, need_service
 from tests.printhouse.factories import Keys, make_keys, seal
 from tests.printhouse.scenario import collect, hand_off_collect_ack_delete
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class S3Server:
@@ -32,7 +24,7 @@ class S3Server:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._server: Any = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port)
 
@@ -52,14 +44,7 @@ class S3Server:
 
 @pytest.fixture
 def s3_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
+    fake_aws_credentials(monkeypatch)
     try:
         server = S3Server()
         server.start()
@@ -143,7 +128,7 @@ def test_s3_unreachable_endpoint_gives_a_one_line_error(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    outbox = S3Outbox("outbox-closed", "x", endpoint_url=f"http://127.0.0.1:{_free_port()}")
+    outbox = S3Outbox("outbox-closed", "x", endpoint_url=f"http://127.0.0.1:{free_port()}")
     sealed = seal(keys, "b0001")
     with pytest.raises(OperationError) as caught:
         outbox.put_batch("b0001", sealed.encrypted_pdf, sealed.manifest, sealed.signature)
@@ -157,7 +142,7 @@ def test_printhouse_collect_from_an_unreachable_s3_fails_in_one_line(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("DISPATCH_S3_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("DISPATCH_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     run = collect("s3://outbox-closed/x", keys, tmp_path / "spool")
     assert run.code == 1
     assert run.err.startswith("printhouse: s3://outbox-closed/x/: cannot list batches")
