@@ -1,0 +1,863 @@
+"""End-to-end dispatch throughput: campaign start to completed, with real workers.
+
+    .venv/bin/python bench/dispatch.py --recipients-post 200000 --recipients-email 100000 [--keep]
+
+Builds (or, with ``--keep``, reuses) a register in the PostgreSQL database
+``dispatch_bench_dispatch_<members>``, then runs, each with freshly started workers
+(``dispatch worker --processes 2 --threads 2`` as a subprocess, Redis db 5 as the
+broker, flushed first):
+
+- a small post campaign (``--recipients-post-small``, for the memory comparison),
+- a post campaign of at least ``--recipients-post`` letters to a local outbox,
+- an e-mail campaign of at least ``--recipients-email`` messages to SMTP relays on
+  loopback that accept and record every recipient, once per ``--sinks`` entry:
+  ``fast`` (a minimal asyncio SMTP server here, nearly free, like a relay on another
+  host) and ``aiosmtpd`` (whose Python per-message work competes for the same cores).
+
+Each campaign is timed from the moment it is scheduled (its snapshot message sent)
+to ``completed_at``; the snapshot's share is reported separately. The peak RSS
+(VmHWM) of each worker process is read before the workers are stopped. Afterwards
+it checks that the delivered count is the snapshot minus the suppressed and failed,
+that every batch with letters is complete in the outbox with a manifest of the
+right letter count, and that the relays got each delivered recipient's address
+exactly once. Baselines measured in the same run, so that the noise of a shared
+machine shows: ``write_batch`` alone on one thread with the campaign's own variants,
+and the relays' raw throughput from one process (``SmtpPool.send_many``, prebuilt
+messages).
+
+Segments are bench-only files (own marketing, all members from some age up) written
+to a temp folder; the age is chosen so that the policy-filtered audience reaches the
+asked size.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would
+# shadow the ``dispatch`` package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import collections  # noqa: E402
+import datetime as dt  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from multiprocessing.synchronize import Event  # noqa: E402
+from typing import Any  # noqa: E402
+
+from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
+from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
+
+from dispatch import batchformat as bf  # noqa: E402
+from dispatch.campaigns import services as cs  # noqa: E402
+from dispatch.campaigns.content import content_for  # noqa: E402
+from dispatch.campaigns.models import Campaign  # noqa: E402
+from dispatch.creatives import services as cr  # noqa: E402
+from dispatch.creatives.models import CreativeVersion  # noqa: E402
+from dispatch.db.engine import make_engine, session_scope  # noqa: E402
+from dispatch.db.migrate import upgrade  # noqa: E402
+from dispatch.db.types import utcnow  # noqa: E402
+from dispatch.register.models import Member, Store  # noqa: E402
+from dispatch.register.seed import SeedOptions, seed_register  # noqa: E402
+from dispatch.rendering import EmailBuilder, Letter, Recipient, write_batch  # noqa: E402
+from dispatch.segmenting import services as segments  # noqa: E402
+from dispatch.transports.mailer_smtp import SmtpPool  # noqa: E402
+from dispatch.transports.outbox import LocalOutbox  # noqa: E402
+
+ROOT = _HERE.parent
+SERVER = os.environ.get("DISPATCH_BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("DISPATCH_BENCH_REDIS", "redis://127.0.0.1:6379/5")
+SECRET = "bench-secret-key-0123456789"
+SEED_AS_OF = dt.date(2026, 11, 15)
+CREATIVE = ROOT / "templates" / "creatives" / "nordic-air-spring"
+PARTNER = "Nordic Air"
+BASELINE_DOMAIN = "baseline.invalid"
+
+
+# -- the SMTP relays ----------------------------------------------------------------
+
+
+class Recorder:
+    """Accepts every message and records its recipients."""
+
+    def __init__(self) -> None:
+        self.rcpts: list[str] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.rcpts.extend(envelope.rcpt_tos)
+        return "250 2.0.0 Ok: queued"
+
+
+class FastSink(asyncio.Protocol):
+    """A minimal SMTP server (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) that accepts
+    everything and records the recipients: what a real relay on another host costs
+    this machine, i.e. nearly nothing, unlike aiosmtpd's per-message Python work."""
+
+    def __init__(self, rcpts: list[str]) -> None:
+        self.rcpts = rcpts
+        self.pending: list[str] = []
+        self.buf = bytearray()
+        self.in_data = False
+        self.scan = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(b"220 bench-sink ESMTP\r\n")  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        buf = self.buf
+        buf += data
+        out: list[bytes] = []
+        while True:
+            if self.in_data:
+                if buf.startswith(b".\r\n"):
+                    end, skip = 0, 3
+                else:
+                    end = buf.find(b"\r\n.\r\n", max(0, self.scan - 4))
+                    skip = 5
+                if end < 0:
+                    self.scan = len(buf)
+                    break
+                del buf[: end + skip]
+                self.in_data, self.scan = False, 0
+                self.rcpts.extend(self.pending)
+                self.pending = []
+                out.append(b"250 2.0.0 Ok: queued\r\n")
+                continue
+            end = buf.find(b"\r\n")
+            if end < 0:
+                break
+            line = bytes(buf[:end])
+            del buf[: end + 2]
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                out.append(b"250-bench-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif verb == b"MAIL" or verb == b"RSET":
+                self.pending = []
+                out.append(b"250 2.1.0 Ok\r\n")
+            elif verb == b"RCPT":
+                start, stop = line.find(b"<"), line.rfind(b">")
+                self.pending.append(line[start + 1 : stop].decode("utf-8", "replace"))
+                out.append(b"250 2.1.5 Ok\r\n")
+            elif verb == b"DATA":
+                self.in_data, self.scan = True, 0
+                out.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+            elif verb == b"QUIT":
+                out.append(b"221 Bye\r\n")
+                self.transport.write(b"".join(out))
+                self.transport.close()
+                return
+            else:  # HELO, NOOP and anything else
+                out.append(b"250 Ok\r\n")
+        if out:
+            self.transport.write(b"".join(out))
+
+
+def relay(kind: str, port: int, ready: Event, stop: Event, out: str) -> None:
+    async def serve() -> None:
+        handler = Recorder()
+        loop = asyncio.get_running_loop()
+        factory: Any = (
+            (lambda: FastSink(handler.rcpts))
+            if kind == "fast"
+            else (lambda: SMTP(handler, hostname="bench-relay"))
+        )
+        server = await loop.create_server(factory, "127.0.0.1", port, reuse_port=True)
+        ready.set()
+        async with server:
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+        Path(out).write_text("\n".join(handler.rcpts), encoding="utf-8")
+
+    asyncio.run(serve())
+
+
+class Relays:
+    def __init__(self, kind: str, count: int, folder: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.folder = folder
+        ctx = mp.get_context("spawn")
+        self.stop_event = ctx.Event()
+        self.procs = []
+        for i in range(count):
+            ready = ctx.Event()
+            proc = ctx.Process(
+                target=relay,
+                args=(kind, self.port, ready, self.stop_event, str(folder / f"{kind}-{i}.txt")),
+                daemon=True,
+            )
+            proc.start()
+            if not ready.wait(30):
+                raise SystemExit("relay did not start")
+            self.procs.append(proc)
+
+    def cpu(self) -> float:
+        """CPU seconds the relay processes have used so far."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self.procs:
+            stat = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(stat[11]) + int(stat[12])) / tick
+        return total
+
+    def stop(self) -> collections.Counter[str]:
+        self.stop_event.set()
+        got: collections.Counter[str] = collections.Counter()
+        for i, proc in enumerate(self.procs):
+            proc.join(30)
+            path = self.folder / f"{self.kind}-{i}.txt"
+            if path.exists():
+                got.update(line for line in path.read_text(encoding="utf-8").split("\n") if line)
+        return got
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+# -- the register -------------------------------------------------------------------
+
+
+def prepare(members: int, keep: bool) -> tuple[Engine, str, bool]:
+    name = f"dispatch_bench_dispatch_{members}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    url = f"{SERVER}/{name}"
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if exists and not keep:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            exists = None
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        have = conn.execute(text("SELECT count(*) FROM members")).scalar_one()
+    reused = have == members
+    if not reused:
+        print(f"seeding {members:,} members into {name} ...", file=sys.stderr)
+        started = time.perf_counter()
+        seed_register(
+            engine,
+            SeedOptions(members=members, seed=1, as_of=SEED_AS_OF),
+            secret_key=SECRET,
+            replace=True,
+        )
+        print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    else:
+        print(f"reusing {name} ({members:,} members)", file=sys.stderr)
+        # Earlier runs' campaigns would count towards the frequency cap and slow the
+        # snapshot down: start from none.
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "TRUNCATE campaign_recipients, campaign_batches, campaigns,"
+                    " creative_versions, creatives, partners CASCADE"
+                )
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))
+    return engine, name, reused
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def segment_file(folder: Path, channel: str, min_age: int) -> Path:
+    path = folder / f"bench-{channel}-{min_age}.yaml"
+    path.write_text(
+        f"name: bench-{channel}-{min_age}\n"
+        f"description: bench, everyone from {min_age} up\n"
+        "purpose: own_marketing\n"
+        f"channel: {channel}\n"
+        "where:\n"
+        "  all:\n"
+        f"    - age: {{min: {min_age}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def pick_segment(engine: Engine, folder: Path, channel: str, wanted: int) -> tuple[Path, int]:
+    """The segment (oldest minimum age) whose audience is at least ``wanted``."""
+
+    def count(age: int) -> int:
+        with session_scope(engine) as session:
+            seg = segments.load(segment_file(folder, channel, age))
+            return segments.count(session, seg).selected
+
+    lo, hi = 18, 100  # count(lo) is the most there is
+    most = count(lo)
+    if most < wanted:
+        print(f"only {most:,} {channel} recipients pass the policy; using all", file=sys.stderr)
+        return segment_file(folder, channel, lo), most
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count(mid) >= wanted:
+            lo = mid
+        else:
+            hi = mid
+    return segment_file(folder, channel, lo), count(lo)
+
+
+# -- workers ------------------------------------------------------------------------
+
+
+@dataclass
+class Workers:
+    env: dict[str, str]
+    processes: int
+    threads: int
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+    base: dict[int, float] = field(default_factory=dict)
+
+    def start(self, log: Path) -> None:
+        import redis
+
+        r = redis.Redis.from_url(REDIS)
+        r.flushdb()
+        self.log = log
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dispatch"),
+                "worker",
+                "--processes",
+                str(self.processes),
+                "--threads",
+                str(self.threads),
+            ],
+            env=self.env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        # Ready when every process has registered with the broker (dramatiq's
+        # heartbeat set), i.e. its imports are done and it is fetching.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if r.zcard("dramatiq:__heartbeats__") >= self.processes:
+                break
+            if self.proc.poll() is not None:
+                raise SystemExit(f"worker exited: see {log}")
+            time.sleep(0.1)
+        else:
+            raise SystemExit(f"workers did not come up: see {log}")
+        r.close()
+        # CPU spent on imports and start-up is not the campaign's.
+        self.base = {}
+        self.base = {int(w["pid"]): w["cpu_s"] for w in self.usage()}
+
+    def children(self) -> list[int]:
+        assert self.proc is not None
+        pid = self.proc.pid
+        kids: list[int] = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            raw = (task / "children").read_text().split()
+            kids.extend(int(k) for k in raw)
+        return kids
+
+    def usage(self) -> list[dict[str, float]]:
+        """Peak RSS (MiB) and CPU seconds (since ready) of each worker process."""
+        out = []
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.children():
+            status = Path(f"/proc/{pid}/status").read_text()
+            hwm = next(
+                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
+            )
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu = (int(stat[11]) + int(stat[12])) / tick
+            out.append({"pid": pid, "hwm_mib": hwm / 1024, "cpu_s": cpu - self.base.get(pid, 0.0)})
+        return out
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+# -- campaigns ----------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    label: str
+    channel: str
+    recipients: int = 0
+    delivered: int = 0
+    suppressed: int = 0
+    failed: int = 0
+    batches: int = 0
+    total_s: float = 0.0
+    snapshot_s: float = 0.0
+    workers: list[dict[str, float]] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    load_before: str = ""
+    load_after: str = ""
+    relay_cpu_s: float = 0.0
+    pg_cpu_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.total_s if self.total_s else 0.0
+
+    @property
+    def dispatch_rate(self) -> float:
+        span = self.total_s - self.snapshot_s
+        return self.delivered / span if span > 0 else 0.0
+
+
+def creative_version(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        found = session.scalars(
+            select(CreativeVersion.id).order_by(CreativeVersion.id.desc()).limit(1)
+        ).first()
+        if found is not None:
+            return found
+        cr.create_partner(session, PARTNER)
+        version = cr.submit(session, PARTNER, CREATIVE)
+        cr.approve(session, version.id, "anna")
+        return version.id
+
+
+def postgres_cpu(engine: Engine) -> float:
+    """CPU seconds of the PostgreSQL backends connected to the bench database (the
+    workers' connections live as long as the workers, so this is the campaign's)."""
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(stat[11]) + int(stat[12])) / tick
+    return total
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_campaign(
+    engine: Engine, workers: Workers, run: Run, segment: Path, version_id: int, logs: Path
+) -> Campaign:
+    from dispatch.jobs import tasks
+    from dispatch.jobs.queue import after_commit
+
+    with session_scope(engine) as session:
+        campaign = cs.create(
+            session,
+            partner=PARTNER,
+            creative_version_id=version_id,
+            segment_path=segment,
+            channel=run.channel,
+            actor="anna",
+        )
+        cs.approve(session, campaign, "bob")
+        cid = campaign.id
+    workers.start(logs / f"worker-{run.label}.log")
+    run.load_before = loadavg()
+    jobs = tasks.jobs()
+    started = utcnow()
+    with session_scope(engine) as session:
+        cs.schedule(session, cs.get(session, cid))
+        after_commit(session, lambda: jobs.send_snapshot(cid))
+    try:
+        while True:
+            time.sleep(0.1)
+            with session_scope(engine) as session:
+                status = session.scalars(select(Campaign.status).where(Campaign.id == cid)).one()
+            if status in ("completed", "failed", "cancelled"):
+                break
+            if workers.proc is not None and workers.proc.poll() is not None:
+                raise SystemExit("the worker supervisor exited")
+        run.workers = workers.usage()
+        run.pg_cpu_s = postgres_cpu(engine)
+    finally:
+        workers.stop()
+    run.load_after = loadavg()
+    with session_scope(engine) as session:
+        campaign = session.get_one(Campaign, cid)
+        session.expunge(campaign)
+    if campaign.status != "completed":
+        raise SystemExit(f"campaign {cid} ended {campaign.status}: {campaign.failure}")
+    assert campaign.completed_at is not None and campaign.snapshot_at is not None
+    run.total_s = (campaign.completed_at - started).total_seconds()
+    run.snapshot_s = (campaign.snapshot_at - started).total_seconds()
+    run.recipients = campaign.recipient_count
+    run.batches = campaign.batch_count
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                text(
+                    "SELECT status, count(*) FROM campaign_recipients"
+                    " WHERE campaign_id = :c GROUP BY status"
+                ),
+                {"c": cid},
+            ).all()
+        )
+    run.delivered = counts.pop("delivered", 0)
+    run.suppressed = counts.pop("suppressed", 0)
+    run.failed = counts.pop("failed", 0)
+    if counts:
+        raise SystemExit(f"recipients left without an outcome: {counts}")
+    if run.delivered != run.recipients - run.suppressed - run.failed:
+        raise SystemExit("delivered != snapshot - suppressed - failed")
+    run.checks.append(
+        f"delivered {run.delivered:,} = snapshot {run.recipients:,} - suppressed "
+        f"{run.suppressed:,} - failed {run.failed:,}"
+    )
+    return campaign
+
+
+def check_outbox(engine: Engine, outbox: LocalOutbox, campaign: Campaign, run: Run) -> None:
+    with engine.connect() as conn:
+        batches = conn.execute(
+            text("SELECT outbox_id, status, letters FROM campaign_batches WHERE campaign_id = :c"),
+            {"c": campaign.id},
+        ).all()
+    complete = {b for b in outbox.list_complete() if b.startswith(campaign.reference)}
+    with_letters = {b.outbox_id: b.letters for b in batches if b.letters}
+    if any(b.status != "done" for b in batches):
+        raise SystemExit("a batch is not done")
+    if complete != set(with_letters):
+        raise SystemExit(
+            f"outbox has {len(complete)} complete batches, expected {len(with_letters)}"
+        )
+    letters = 0
+    for batch_id, expected in with_letters.items():
+        manifest = bf.Manifest.parse(outbox.get(batch_id, bf.MANIFEST))
+        if manifest.letter_count != expected:
+            raise SystemExit(
+                f"{batch_id}: manifest says {manifest.letter_count}, expected {expected}"
+            )
+        letters += expected
+    if letters != run.delivered:
+        raise SystemExit(f"outbox letters {letters} != delivered {run.delivered}")
+    run.checks.append(
+        f"{len(complete)} complete outbox batches, manifests total {letters:,} letters"
+    )
+
+
+def check_mail(engine: Engine, campaign: Campaign, run: Run, got: collections.Counter[str]) -> None:
+    with engine.connect() as conn:
+        expected = collections.Counter(
+            conn.scalars(
+                text(
+                    "SELECT m.email FROM campaign_recipients r JOIN members m ON m.id = r.member_id"
+                    " WHERE r.campaign_id = :c AND r.status = 'delivered'"
+                ),
+                {"c": campaign.id},
+            )
+        )
+    got = collections.Counter({k: v for k, v in got.items() if not k.endswith(BASELINE_DOMAIN)})
+    if got != expected:
+        missing = sum((expected - got).values())
+        extra = sum((got - expected).values())
+        raise SystemExit(f"relays got the wrong recipients: {missing} missing, {extra} extra")
+    run.checks.append(
+        f"relays got {sum(got.values()):,} messages, one per delivered recipient "
+        f"({len(got):,} distinct addresses)"
+    )
+
+
+# -- baselines ----------------------------------------------------------------------
+
+
+def render_baseline(engine: Engine, campaign_id: int, letters: int) -> float:
+    """write_batch alone, one thread, the campaign's own variants: letters/s."""
+    with session_scope(engine) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        version = session.get_one(CreativeVersion, campaign.creative_version_id)
+        content = content_for(campaign_id, version, SECRET)
+        rows = session.execute(
+            select(
+                Member.first_name,
+                Member.last_name,
+                Member.address_extra,
+                Member.street,
+                Member.postcode,
+                Member.post_town,
+                Member.language,
+                Store.name.label("home_store"),
+            )
+            .outerjoin(Store, Store.id == Member.home_store_id)
+            .where(Member.street != "", Member.postcode != "")
+            .order_by(Member.postcode, Member.id)
+            .limit(letters)
+        ).all()
+    batch = []
+    for row in rows:
+        key = content.variant_key(row.language, row.home_store)
+        recipient = Recipient(
+            first_name=row.first_name or "",
+            last_name=row.last_name or "",
+            address_extra=row.address_extra,
+            street=row.street or "",
+            postcode=row.postcode or "",
+            post_town=row.post_town or "",
+            language=row.language,
+        )
+        batch.append(
+            Letter(key, recipient, {"home_store": row.home_store} if row.home_store else {})
+        )
+    variants = content.variants({letter.key for letter in batch})
+    write_batch(variants, batch[:200], io.BytesIO())  # warm up
+    started = time.perf_counter()
+    write_batch(variants, batch, io.BytesIO())
+    return len(batch) / (time.perf_counter() - started)
+
+
+def smtp_baseline(port: int, messages: int, connections: int) -> float:
+    """The relays' raw throughput from one client process, prebuilt messages."""
+    builder = EmailBuilder(
+        campaign_id=1,
+        language="fi",
+        subject="Kevään lentotarjous",
+        assets={},
+        secret=SECRET,
+        date=dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC),
+    )
+    body = "<p>Asiakasomistajana saat Nordic Airin kevätlennoista 15 % alennuksen.</p>" * 6
+    items = [
+        (
+            "kampanjat@osuuskauppa.example",
+            f"m{i}@{BASELINE_DOMAIN}",
+            builder.build(
+                member_id=i,
+                to_address=f"m{i}@{BASELINE_DOMAIN}",
+                to_name=f"Jäsen {i}",
+                html_body=body,
+                text_body="Kevät kutsuu.",
+            ),
+        )
+        for i in range(messages)
+    ]
+    pool = SmtpPool.from_url(f"smtp://127.0.0.1:{port}?starttls=off", pool_size=connections)
+    pool.send_many(items[:200])
+    started = time.perf_counter()
+    results = pool.send_many(items)
+    elapsed = time.perf_counter() - started
+    pool.close()
+    if any(r.status != "sent" for r in results):
+        raise SystemExit("baseline: a message was not accepted")
+    return messages / elapsed
+
+
+# -- report -------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return f"{os.cpu_count()} CPUs ({cpu}), {mem / 1024 / 1024:.0f} GiB RAM, Python {sys.version.split()[0]}"
+
+
+def describe(run: Run) -> list[str]:
+    peak = ", ".join(f"{w['hwm_mib']:.0f}" for w in run.workers)
+    cpu = sum(w["cpu_s"] for w in run.workers)
+    unit = "letters" if run.channel == "post" else "e-mails"
+    relay = f"; relays {run.relay_cpu_s:.0f} s" if run.relay_cpu_s else ""
+    relay += f"; PostgreSQL {run.pg_cpu_s:.0f} s"
+    return [
+        f"| {run.label} | {run.recipients:,} | {run.batches} | {run.delivered:,} | "
+        f"{run.total_s:.1f} s | {run.snapshot_s:.1f} s | **{run.rate:,.0f} {unit}/s** | "
+        f"{run.dispatch_rate:,.0f}/s | {peak} MiB | {cpu:.0f} s "
+        f"({run.delivered / cpu if cpu else 0:,.0f}/CPU-s){relay} | {run.load_before} → {run.load_after} |"
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", type=int, default=400_000)
+    parser.add_argument("--recipients-post", type=int, default=200_000)
+    parser.add_argument("--recipients-post-small", type=int, default=50_000)
+    parser.add_argument("--recipients-email", type=int, default=100_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--smtp-pool", type=int, default=4, help="SMTP connections per worker process"
+    )
+    parser.add_argument("--relays", type=int, default=2, help="SMTP relay processes")
+    parser.add_argument(
+        "--sinks",
+        default="fast,aiosmtpd",
+        help="SMTP servers to run the e-mail campaign against, in order: fast (a minimal "
+        "asyncio SMTP sink) and/or aiosmtpd",
+    )
+    parser.add_argument("--only", choices=["post", "email"], default=None)
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the bench database")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = parser.parse_args()
+    sinks = [k for k in args.sinks.split(",") if k]
+    if any(k not in ("fast", "aiosmtpd") for k in sinks):
+        parser.error("--sinks takes fast and/or aiosmtpd")
+
+    load_start = loadavg()
+    engine, db_name, _ = prepare(args.members, args.keep)
+    tmp = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    _identity, recipient = bf.generate_identity()
+    env = {
+        **os.environ,
+        "DISPATCH_DATABASE_URL": f"{SERVER}/{db_name}",
+        "DISPATCH_BROKER_URL": REDIS,
+        "DISPATCH_OUTBOX_URL": f"file://{tmp / 'outbox'}",
+        "DISPATCH_VAR_DIR": str(tmp / "var"),
+        "DISPATCH_SECRET_KEY": SECRET,
+        "DISPATCH_PRINTHOUSE_RECIPIENT": recipient,
+        "DISPATCH_BATCH_SIZE": str(args.batch_size),
+        "DISPATCH_FREQUENCY_CAP": "1000",
+    }
+    os.environ.update(env)
+    runs: list[Run] = []
+    baselines: dict[str, float] = {}
+    try:
+        version_id = creative_version(engine)
+        workers = Workers(env, args.processes, args.threads)
+        outbox = LocalOutbox(tmp / "outbox")
+        if args.only in (None, "post"):
+            sizes = [("post-small", args.recipients_post_small), ("post", args.recipients_post)]
+            for label, wanted in sizes:
+                segment, audience = pick_segment(engine, tmp, "post", wanted)
+                print(f"{label}: {segment.name}, audience {audience:,}", file=sys.stderr)
+                run = Run(label, "post")
+                campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
+                check_outbox(engine, outbox, campaign, run)
+                runs.append(run)
+                print("\n".join(describe(run)), file=sys.stderr)
+                if label == "post":
+                    baselines["render"] = render_baseline(engine, campaign.id, 20_000)
+        if args.only in (None, "email"):
+            segment, audience = pick_segment(engine, tmp, "email", args.recipients_email)
+            print(f"email: {segment.name}, audience {audience:,}", file=sys.stderr)
+            for kind in sinks:
+                relays = Relays(kind, args.relays, tmp)
+                try:
+                    baselines[f"smtp-{kind}"] = smtp_baseline(relays.port, 20_000, 8)
+                    env["DISPATCH_MAILER_URL"] = (
+                        f"smtp://127.0.0.1:{relays.port}?starttls=off&pool={args.smtp_pool}"
+                    )
+                    os.environ.update(env)
+                    run = Run(f"email ({kind})", "email")
+                    cpu0 = relays.cpu()
+                    campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
+                    run.relay_cpu_s = relays.cpu() - cpu0
+                finally:
+                    got = relays.stop()
+                check_mail(engine, campaign, run, got)
+                runs.append(run)
+                print("\n".join(describe(run)), file=sys.stderr)
+    finally:
+        engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)  # the outbox: hundreds of MB
+        if not args.keep:
+            drop_database(db_name)
+    report(args, runs, baselines, load_start)
+
+
+def report(
+    args: argparse.Namespace, runs: list[Run], baselines: dict[str, float], load_start: str
+) -> None:
+    command = (
+        f".venv/bin/python bench/dispatch.py --recipients-post {args.recipients_post} "
+        f"--recipients-post-small {args.recipients_post_small} "
+        f"--recipients-email {args.recipients_email} --batch-size {args.batch_size} "
+        f"--processes {args.processes} --threads {args.threads} --smtp-pool {args.smtp_pool} "
+        f"--sinks {args.sinks}" + (" --keep" if args.keep else "")
+    )
+    lines = [
+        f"### {dt.date.today().isoformat()}, {args.members:,} members",
+        "",
+        f"Command: `{command}`",
+        f"Machine: {machine()}; load average {load_start} at the start, {loadavg()} at the end.",
+        f"Workers: `dispatch worker --processes {args.processes} --threads {args.threads}`, "
+        f"Redis broker, PostgreSQL on 127.0.0.1, DISPATCH_BATCH_SIZE={args.batch_size}, "
+        f"{args.relays} SMTP relay processes per sink, SMTP pool {args.smtp_pool} per worker process.",
+        "",
+        "| campaign | snapshot | batches | delivered | start → completed | of it snapshot "
+        "| end to end | after snapshot | worker peak RSS | CPU: workers (per CPU-s); relays; PostgreSQL | load before → after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+    ]
+    for run in runs:
+        lines += describe(run)
+    lines.append("")
+    for run in runs:
+        lines += [f"- {run.label}: " + "; ".join(run.checks)]
+    post = next((r for r in runs if r.label == "post"), None)
+    if "render" in baselines and post:
+        lines.append(
+            f"- Baseline: `write_batch` alone on one thread in the bench process, same variants: "
+            f"{baselines['render']:,.0f} letters/s; end to end / baseline = "
+            f"{post.rate / baselines['render']:.2f}"
+        )
+    for run in runs:
+        kind = run.label.split("(")[-1].rstrip(")")
+        if run.channel == "email" and f"smtp-{kind}" in baselines:
+            raw = baselines[f"smtp-{kind}"]
+            lines.append(
+                f"- Baseline ({kind}): the same relays' raw throughput from one process "
+                f"(8 connections, prebuilt messages): {raw:,.0f} messages/s; "
+                f"end to end / baseline = {run.rate / raw:.2f}"
+            )
+    text_ = "\n".join(lines) + "\n"
+    print(text_)
+    if not args.no_write:
+        path = ROOT / "bench" / "RESULTS.md"
+        existing = path.read_text(encoding="utf-8")
+        marker = "## Dispatch\n"
+        if marker not in existing:
+            existing = existing.rstrip() + "\n\n" + marker + "\n"
+        path.write_text(existing.rstrip() + "\n\n" + text_, encoding="utf-8")
+    print(json.dumps([run.__dict__ for run in runs], default=str), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
