@@ -105,7 +105,8 @@ def test_kill_9_mid_batch_post_campaign_completes_exactly_once(
 ) -> None:
     deployment.configure(batch_size=6, batch_lease_seconds=LEASE, sweep_seconds=1)
     engine = deployment.engine
-    register = scenario.seed(engine, 480, email_opt_in=False)
+    # Enough batches that the campaign outlasts three kills and their recoveries.
+    register = scenario.seed(engine, 1200, email_opt_in=False)
     campaign = scenario.approved_campaign(engine, deployment.var_dir, "post")
     workers = start_workers(processes=PROCESSES, threads=THREADS)
     _start(cli, campaign, workers)
