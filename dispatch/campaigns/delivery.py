@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -248,10 +249,11 @@ def run_batch(
             version = session.get_one(CreativeVersion, campaign.creative_version_id)
             content = content_for(campaign_id, version, secret)
             job = _BatchJob(claim, campaign, content, transports, retention, on_rendered)
-        if campaign.channel == Channel.POST.value:
-            job.post()
-        else:
-            job.email()
+        with _keep_alive(claim, lease):
+            if campaign.channel == Channel.POST.value:
+                job.post()
+            else:
+                job.email()
     except LostClaim:
         raise
     except _Cancelled:
@@ -260,6 +262,40 @@ def run_batch(
         release(claim, _describe(exc))
         raise
     return _outcome(claim)
+
+
+@contextmanager
+def _keep_alive(claim: _Claim, lease: dt.timedelta) -> Iterator[None]:
+    """Renew the claim's heartbeat from a thread every third of the lease while the
+    job runs, so that a step longer than the lease (a slow upload, a big render) does
+    not make a live worker look dead. Only a dead process stops renewing."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(lease.total_seconds() / 3):
+            try:
+                with session_scope(claim.engine) as session:
+                    renewed = session.execute(
+                        update(CampaignBatch)
+                        .where(
+                            CampaignBatch.id == claim.batch_id,
+                            CampaignBatch.claim_token == claim.token,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # the next step will meet the same problem and say so
+                log.warning("could not renew the claim of batch %s", claim.batch_no)
+                continue
+            if renewed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # released, closed or taken over: nothing left to keep alive
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{claim.batch_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _describe(exc: BaseException) -> str:

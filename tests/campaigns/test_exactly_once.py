@@ -214,3 +214,30 @@ def test_worker_whose_claim_was_taken_over_changes_nothing(world: World) -> None
     assert batch.attempts == 2
     assert len(world.outbox.list_batches()) == 1
     _assert_once_each_and_reconciled(world, cid, members)
+
+
+def test_a_step_longer_than_the_lease_keeps_its_claim(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = set(world.add_members(6))
+    cid = world.dispatching()
+    monkeypatch.setenv("DISPATCH_BATCH_LEASE_SECONDS", "1")
+    others: list[str] = []
+
+    def slow_step() -> None:
+        # Three leases long: without the heartbeat thread the claim would look dead.
+        import time
+
+        for _ in range(6):
+            time.sleep(0.5)
+            try:
+                delivery.claim_batch(world.engine, cid, 0, tasks.runtime().lease)
+                others.append("claimed")
+            except delivery.BatchBusy:
+                others.append("busy")
+
+    outcome = world.run_batch(cid, 0, on_rendered=slow_step)
+
+    assert others == ["busy"] * 6
+    assert outcome.status == BatchStatus.DONE.value and outcome.delivered == 6
+    _assert_once_each_and_reconciled(world, cid, members)
