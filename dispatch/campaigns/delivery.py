@@ -348,6 +348,28 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     return column.in_(ids)  # type: ignore[no-any-return]
 
 
+@contextmanager
+def _probing(session: Session) -> Iterator[None]:
+    """On PostgreSQL, plan the next statements with nested loops and index probes only.
+
+    The re-check asks about a few hundred members, but the planner hashes the whole
+    of each consent and suppression set it anti-joins against (e.g. every refusal of
+    partner post in the register). Probing per member instead: 30 -> 10 ms for 200
+    members on a 400,000-member register, and it does not grow with the register.
+    Transaction-local, and put back afterwards.
+    """
+    if not _is_postgres(session):
+        yield
+        return
+    names = ("enable_hashjoin", "enable_mergejoin")
+    before = [session.execute(select(func.current_setting(n))).scalar_one() for n in names]
+    for name in names:
+        session.execute(select(func.set_config(name, "off", True)))
+    yield
+    for name, value in zip(names, before, strict=True):
+        session.execute(select(func.set_config(name, value, True)))
+
+
 class _BatchJob:
     def __init__(
         self,
@@ -392,8 +414,7 @@ class _BatchJob:
         )
 
     def _pending(self, session: Session) -> list[Row[Any]]:
-        """The batch's pending recipients with what rendering needs, and the first
-        policy rule that blocks each now (None if none does)."""
+        """The batch's pending recipients with what rendering needs."""
         return list(
             session.execute(
                 select(
@@ -407,7 +428,6 @@ class _BatchJob:
                     Member.language,
                     Member.email,
                     Store.name.label("home_store"),
-                    self.policy.first_rule_case().label("blocked"),
                 )
                 .join(Member, Member.id == CampaignRecipient.member_id)
                 .outerjoin(Store, Store.id == Member.home_store_id)
@@ -417,15 +437,27 @@ class _BatchJob:
         )
 
     def _blocked_now(self, session: Session, member_ids: Sequence[int]) -> dict[int, str]:
-        """The re-check: which of ``member_ids`` the policy blocks now, and why."""
+        """The re-check: which of ``member_ids`` the policy blocks now, and why.
+
+        First the members that pass, with the policy's own anti-joins (index probes
+        per member, so the cost follows the chunk); then, for the few that do not, the
+        ``CASE`` that names the first rule. Asked for every member at once, the
+        ``CASE``'s EXISTS tests ran as hashed subplans that read every objection and
+        suppression in the register for each chunk.
+        """
         blocked: dict[int, str] = {}
         for start in range(0, len(member_ids), 5000):
             chunk = member_ids[start : start + 5000]
-            # The rule is computed once per member and the NULLs (not blocked) are
-            # dropped here: in a WHERE clause too, PostgreSQL evaluated it twice.
+            with _probing(session):
+                passing = set(
+                    session.scalars(self.policy.select(_among(session, Member.id, chunk)))
+                )
+            rest = [m for m in chunk if m not in passing]
+            if not rest:
+                continue
             found = session.execute(
                 select(Member.id, self.policy.first_rule_case()).where(
-                    _among(session, Member.id, chunk)
+                    _among(session, Member.id, rest)
                 )
             )
             blocked.update((member_id, name) for member_id, name in found if name)
@@ -473,10 +505,11 @@ class _BatchJob:
             with _step(self.claim) as session:
                 self._still_dispatching(session)
                 rows = self._pending(session)
-                self._suppress(session, {r.member_id: r.blocked for r in rows if r.blocked})
+                blocked = self._blocked_now(session, [r.member_id for r in rows])
+                self._suppress(session, blocked)
         except _Cancelled:
             return None
-        return [r for r in rows if not r.blocked]
+        return [r for r in rows if r.member_id not in blocked]
 
     def _done(self, **values: Any) -> None:
         with _step(self.claim) as session:
