@@ -17,6 +17,7 @@ from dispatch.campaigns.models import CampaignStatus
 from dispatch.campaigns.states import ACTIVE, FINAL
 from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
 from dispatch.db.engine import session_scope
+from dispatch.db.types import utcnow
 from dispatch.errors import InputError
 from dispatch.jobs import tasks, worker
 from dispatch.jobs.broker import is_inprocess
@@ -142,6 +143,7 @@ def start(app: AppContext, campaign_id: int, send_at: str | None, wait: bool | N
             after_commit(session, lambda: jobs.send_snapshot(campaign_id, at=when))
             message = f"campaign {campaign_id}: scheduled" + (f" for {when}" if when else "")
         elif status in ACTIVE:
+            when = None
             message = f"campaign {campaign_id}: {status.value}; resuming unfinished work"
         else:
             raise InputError(
@@ -151,10 +153,14 @@ def start(app: AppContext, campaign_id: int, send_at: str | None, wait: bool | N
     if status in ACTIVE:
         worker.sweep(jobs, tasks.runtime(), campaign_id=campaign_id)
     click.echo(message)
-    if wait if wait is not None else inprocess:
+    later = status == CampaignStatus.APPROVED and when is not None and when > utcnow()
+    if wait if wait is not None else (inprocess and not later):
         _follow(app, campaign_id, run_here=inprocess)
     elif inprocess:
-        click.echo("the in-process broker keeps nothing: run `dispatch worker` to do the work")
+        click.echo(
+            "the in-process broker keeps nothing between commands: run `dispatch worker`"
+            f" (or `dispatch campaign start {campaign_id}` when it is due) to do the work"
+        )
 
 
 def _follow(app: AppContext, campaign_id: int, *, run_here: bool) -> None:

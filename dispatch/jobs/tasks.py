@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine
 
 from dispatch.campaigns import delivery, lifecycle
@@ -131,6 +132,11 @@ class Jobs:
 
     def send_snapshot(self, campaign_id: int, at: dt.datetime | None = None) -> None:
         delay = _delay_ms(at)
+        if delay is not None and isinstance(self.broker, StubBroker):
+            # The in-process broker lives only as long as this command: a message
+            # for later would be lost, or keep the command waiting until then. The
+            # sweep of `dispatch worker` (or `campaign start`) sends it when due.
+            return
         self.snapshot.send_with_options(args=(campaign_id,), delay=delay)
 
     def send_batches(self, campaign_id: int, numbers: list[int]) -> None:

@@ -6,7 +6,9 @@ import json
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import update
 
+from dispatch.campaigns.models import Campaign
 from dispatch.creatives import services as creatives
 from dispatch.db.engine import session_scope
 from tests.campaigns.conftest import CREATIVES, OWN, PARTNER, World
@@ -197,3 +199,25 @@ def test_status_of_a_running_campaign_on_the_embedded_broker_says_how_to_finish(
     assert result.code == 0, result.err
     assert f"campaign {cid}: dispatching, 0/4 recipients done" in result.out
     assert f"dispatch campaign start {cid}" in result.out
+
+
+def test_start_for_later_on_the_embedded_broker_returns_and_runs_when_due(
+    cli: Cli, world: World
+) -> None:
+    world.add_members(5)
+    cid = world.create()
+    assert cli("campaign", "approve", str(cid), "--as", "bob").code == 0
+
+    later = cli("campaign", "start", str(cid), "--send-at", "2099-01-01T09:00+02:00")
+
+    assert later.code == 0, later.err
+    assert "scheduled for 2099-01-01" in later.out and "dispatch worker" in later.out
+    assert world.status(cid) == "scheduled"
+    with session_scope(world.engine) as session:
+        session.execute(update(Campaign).where(Campaign.id == cid).values(send_at=None))
+
+    due = cli("campaign", "start", str(cid))
+
+    assert due.code == 0, due.err
+    assert world.status(cid) == "completed"
+    assert world.report(cid).total.delivered == 5
