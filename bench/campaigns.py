@@ -1,6 +1,6 @@
 """End-to-end dispatch throughput: campaign start to completed, with real workers.
 
-    .venv/bin/python bench/dispatch.py --recipients-post 200000 --recipients-email 100000 [--keep]
+    .venv/bin/python bench/campaigns.py --recipients-post 200000 --recipients-email 100000 [--keep]
 
 Builds (or, with ``--keep``, reuses) a register in the PostgreSQL database
 ``dispatch_bench_dispatch_<members>``, then runs, each with freshly started workers
@@ -807,7 +807,7 @@ def report(
     args: argparse.Namespace, runs: list[Run], baselines: dict[str, float], load_start: str
 ) -> None:
     command = (
-        f".venv/bin/python bench/dispatch.py --recipients-post {args.recipients_post} "
+        f".venv/bin/python bench/campaigns.py --recipients-post {args.recipients_post} "
         f"--recipients-post-small {args.recipients_post_small} "
         f"--recipients-email {args.recipients_email} --batch-size {args.batch_size} "
         f"--processes {args.processes} --threads {args.threads} --smtp-pool {args.smtp_pool} "
