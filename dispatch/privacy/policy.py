@@ -40,7 +40,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     and_,
     case,
-    exists,
     func,
     literal,
     not_,
@@ -52,8 +51,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
 
 from dispatch.db.types import AddressStatus, Channel, MemberStatus, Purpose, SuppressionReason
-from dispatch.privacy.models import Suppression
-from dispatch.register import consent
+from dispatch.register import consent, flags
 from dispatch.register.models import Member
 
 ADULT_AGE = 18
@@ -100,10 +98,8 @@ def _missing(column: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
 
 
 def _suppressed(*reasons: SuppressionReason) -> ColumnElement[bool]:
-    return exists().where(
-        Suppression.subject_hash == Member.subject_hash,
-        Suppression.reason.in_([r.value for r in reasons]),
-    )
+    # The member row's projection of ``suppressions`` (dispatch.register.flags).
+    return flags.has_any(Member.suppression_flags, flags.suppression_bits(reasons))
 
 
 def _household_key() -> ColumnElement[int]:

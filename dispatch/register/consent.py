@@ -20,11 +20,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, not_, select, true
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
-from dispatch.privacy.models import Suppression
+from dispatch.register import flags
 from dispatch.register.models import ConsentEvent, ConsentState, Member
 
 #: Purposes that are direct marketing, and so are covered by a general objection.
@@ -92,46 +92,30 @@ def first_blocking_rule(
     return None
 
 
-def _state_exists(
-    member_id: SQLColumnExpression[int], purpose: str, channel: str, decision: str
-) -> ColumnElement[bool]:
-    return exists().where(
-        ConsentState.member_id == member_id,
-        ConsentState.purpose == purpose,
-        ConsentState.channel == channel,
-        ConsentState.decision == decision,
-    )
-
-
-def optout_register_clause(subject_hash: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    return exists().where(
-        Suppression.subject_hash == subject_hash,
-        Suppression.reason == SuppressionReason.OPTOUT_REGISTER,
-    )
-
-
 def blocking_clauses(
     member: type[Member], purpose: Purpose, channel: Channel
 ) -> list[tuple[str, ColumnElement[bool]]]:
     """The rules as (name, SQL condition that is true when the rule BLOCKS the member).
 
     In the same order as :func:`first_blocking_rule`, so a waterfall over these clauses
-    names the same rule for a member as the Python form does.
+    names the same rule for a member as the Python form does. The conditions test the
+    member row's contact flags (:mod:`dispatch.register.flags`), the projection of
+    ``consent_state`` and ``suppressions`` kept in step with them.
     """
-    objection = [
-        _state_exists(member.id, p, c, Decision.OBJECTED)
-        for p, c in objection_scopes(purpose, channel)
-    ]
+    objected = 0
+    for p, c in objection_scopes(purpose, channel):
+        objected |= flags.consent_bit(p, c, Decision.OBJECTED)
+    refused = flags.consent_bit(purpose, channel, Decision.REFUSED)
     rules: list[tuple[str, ColumnElement[bool]]] = [
-        ("objection", or_(*objection)),
-        ("consent_refused", _state_exists(member.id, purpose, channel, Decision.REFUSED)),
+        ("objection", flags.has_any(member.consent_flags, objected)),
+        ("consent_refused", flags.has_any(member.consent_flags, refused)),
     ]
     if channel in OPT_IN_CHANNELS:
-        rules.append(
-            ("no_opt_in", not_(_state_exists(member.id, purpose, channel, Decision.GRANTED)))
-        )
+        granted = flags.consent_bit(purpose, channel, Decision.GRANTED)
+        rules.append(("no_opt_in", not_(flags.has_any(member.consent_flags, granted))))
     if purpose == Purpose.PARTNER_MARKETING and channel == Channel.POST:
-        rules.append(("optout_register", optout_register_clause(member.subject_hash)))
+        optout = flags.SUPPRESSION_BITS[SuppressionReason.OPTOUT_REGISTER]
+        rules.append(("optout_register", flags.has_any(member.suppression_flags, optout)))
     return rules
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.privacy.hashing import subject_hash
 from dispatch.privacy.models import Suppression
-from dispatch.register import catalog, consent
+from dispatch.register import catalog, consent, flags
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
 from dispatch.register.feed_files import (
@@ -241,6 +241,7 @@ class SuppressionsFile(FeedFile):
         ]
         if values:
             session.execute(insert(table_of(Suppression)), values)
+            flags.refresh_subjects(session, (h for h, _ in new))
         out.loaded = len(new)
         out.unchanged = len(rows) - len(new)
         return out

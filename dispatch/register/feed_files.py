@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus
 from dispatch.privacy.hashing import subject_hash
-from dispatch.register import catalog
+from dispatch.register import catalog, flags
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
 from dispatch.register.models import Household, Member, ProductGroup, Store
@@ -355,6 +355,9 @@ class MembersFile(FeedFile):
                 updates.setdefault(frozenset(row), []).append(row)
         if inserts:
             session.execute(insert(table), inserts)
+            # A card seen before (suppressed, or erased and now re-imported) brings
+            # its suppressions to the new member row.
+            flags.refresh_subjects(session, (row["subject_hash"] for row in inserts))
         updates = _readdressed(session, updates)
         for keys, batch in updates.items():
             stmt = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -92,6 +93,10 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(10), default=MemberStatus.ACTIVE)
     address_status: Mapped[str] = mapped_column(String(12), default=AddressStatus.DELIVERABLE)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # consent_state and suppressions folded into bits for the policy; a projection
+    # kept in step in the same transaction as every write (dispatch.register.flags).
+    consent_flags: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    suppression_flags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ProductGroup(Base):

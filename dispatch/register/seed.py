@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, Table, exists, select
 
 from dispatch.errors import InputError, OperationError
 from dispatch.privacy.models import Suppression
-from dispatch.register import bulk, catalog
+from dispatch.register import bulk, catalog, flags
 from dispatch.register.habits import (
     EVENT_COLUMNS,
     PURCHASE_COLUMNS,
@@ -166,7 +166,7 @@ def _load(
     def flush() -> None:
         nonlocal rows
         write(Household, ("id", "kind"), households)
-        write(Member, MEMBER_COLUMNS, members)
+        write(Member, (*MEMBER_COLUMNS, "consent_flags", "suppression_flags"), members)
         write(PurchaseSummary, PURCHASE_COLUMNS, rows.purchases)
         write(RestaurantVisit, VISIT_COLUMNS, rows.visits)
         write(WebInterest, WEB_COLUMNS, rows.web)
@@ -182,8 +182,18 @@ def _load(
     for household_id, kind, persons in people.households():
         households.append((household_id, kind))
         for person in persons:
-            members.append(person.row())
+            states, suppressions = len(rows.states), len(rows.suppressions)
             habits.add(person, rows)
+            # The contact flags from the rows just made for this person (register.flags).
+            decided = rows.states[states:]
+            reasons = rows.suppressions[suppressions:]
+            members.append(
+                (
+                    *person.row(),
+                    flags.consent_bits((p, c, d) for _, p, c, d, *_ in decided),
+                    flags.suppression_bits(r for _, _, r, *_ in reasons),
+                )
+            )
         if len(members) >= CHUNK_MEMBERS:
             flush()
     flush()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.privacy.models import Suppression
-from dispatch.register import consent
+from dispatch.register import consent, flags
 from dispatch.register.models import ConsentState, Household, Member
 
 States = dict[tuple[str, str], str]
@@ -85,7 +85,10 @@ def populate(session: Session) -> dict[int, tuple[States, bool]]:
         if on_register
     ]
     session.execute(insert(Suppression), registered)
+    # Core inserts bypass the session hook: a Core writer refreshes the flags itself.
+    flags.refresh_members(session, cases)
     session.flush()
+    assert flags.drift(session) == 0
     return cases
 
 
