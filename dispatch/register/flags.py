@@ -110,18 +110,30 @@ def _bit_sum(bits: ColumnElement[int]) -> ColumnElement[int]:
     return cast(func.coalesce(func.sum(bits), 0), BigInteger)
 
 
-def consent_flags_of(member_id: SQLColumnExpression[int]) -> ColumnElement[int]:
-    """``consent_flags`` recomputed from ``consent_state`` for ``member_id``."""
+def _consent_bit() -> ColumnElement[int]:
     cs = ConsentState
-    bit = case(
+    return case(
         *[
             ((cs.purpose == p) & (cs.channel == c) & (cs.decision == d), literal(b, BigInteger))
             for (p, c, d), b in CONSENT_BITS.items()
         ],
         else_=literal(0, BigInteger),
     )
+
+
+def _suppression_bit() -> ColumnElement[int]:
+    s = Suppression
+    return case(
+        *[(s.reason == reason, literal(b, BigInteger)) for reason, b in SUPPRESSION_BITS.items()],
+        else_=literal(0, BigInteger),
+    )
+
+
+def consent_flags_of(member_id: SQLColumnExpression[int]) -> ColumnElement[int]:
+    """``consent_flags`` recomputed from ``consent_state`` for ``member_id``."""
+    cs = ConsentState
     return (
-        select(_bit_sum(bit))
+        select(_bit_sum(_consent_bit()))
         .where(cs.member_id == member_id)
         .correlate_except(cs)
         .scalar_subquery()
@@ -131,12 +143,8 @@ def consent_flags_of(member_id: SQLColumnExpression[int]) -> ColumnElement[int]:
 def suppression_flags_of(subject_hash: SQLColumnExpression[str]) -> ColumnElement[int]:
     """``suppression_flags`` recomputed from ``suppressions`` for ``subject_hash``."""
     s = Suppression
-    bit = case(
-        *[(s.reason == reason, literal(b, BigInteger)) for reason, b in SUPPRESSION_BITS.items()],
-        else_=literal(0, BigInteger),
-    )
     return cast(
-        select(_bit_sum(bit))
+        select(_bit_sum(_suppression_bit()))
         .where(s.subject_hash == subject_hash)
         .correlate_except(s)
         .scalar_subquery(),
@@ -176,14 +184,32 @@ def refresh_subjects(session: Session | Any, subject_hashes: Iterable[str]) -> N
 
 
 def refresh_recorded(session: Session | Any) -> None:
-    """Recompute the flags of every member with consent or suppression rows.
+    """Set the flags of every member with consent or suppression rows, in bulk.
 
-    The others' flags are 0 by default; this fills the flags of an existing register.
+    For filling the flags of an existing register (migration 0004): two UPDATE ... FROM
+    joins to the tables aggregated once, not a per-member lookup; the other members'
+    flags are 0 by default.
     """
-    refresh_where(
-        session,
-        _MEMBERS.c.id.in_(select(ConsentState.member_id))
-        | _MEMBERS.c.subject_hash.in_(select(Suppression.subject_hash)),
+    cs, s = ConsentState, Suppression
+    consents = (
+        select(cs.member_id, _bit_sum(_consent_bit()).label("bits"))
+        .group_by(cs.member_id)
+        .subquery("c")
+    )
+    session.execute(
+        update(_MEMBERS)
+        .where(_MEMBERS.c.id == consents.c.member_id)
+        .values(consent_flags=consents.c.bits)
+    )
+    suppressed = (
+        select(s.subject_hash, _bit_sum(_suppression_bit()).label("bits"))
+        .group_by(s.subject_hash)
+        .subquery("s")
+    )
+    session.execute(
+        update(_MEMBERS)
+        .where(_MEMBERS.c.subject_hash == suppressed.c.subject_hash)
+        .values(suppression_flags=cast(suppressed.c.bits, Integer))
     )
 
 

@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 
 from dispatch.cli import run
 from dispatch.db import migrate
 from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
+from dispatch.register import flags
+from dispatch.register.models import Member
 from tests.conftest import PG_SERVER, need_service
 from tests.factories import TEST_SECRET
 
@@ -150,3 +153,63 @@ def test_all_models_imports_every_models_module() -> None:
     )
 
     assert result.stdout.strip() == "[]", f"tables missing from all_models: {result.stdout}"
+
+
+def test_upgrade_to_0004_fills_the_contact_flags_of_an_existing_register(fresh_url: str) -> None:
+    """A register written before members had contact flags gets them from its tables."""
+    migrate.upgrade(fresh_url, "0003")
+    engine = make_engine(fresh_url)
+    now = "2025-01-01 00:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO households (id, kind) VALUES (1, 'single')"))
+        for n in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO members (id, subject_hash, language, household_id, status,"
+                    " address_status) VALUES (:n, :h, 'fi', 1, 'active', 'deliverable')"
+                ),
+                {"n": n, "h": f"subject-{n}"},
+            )
+        for member_id, purpose, channel, decision in (
+            (1, "own_marketing", "email", "granted"),
+            (1, "direct_marketing", "any", "objected"),
+            (2, "partner_marketing", "post", "refused"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO consent_state (member_id, purpose, channel, decision,"
+                    " updated_at, event_id) VALUES (:m, :p, :c, :d, :at, 0)"
+                ),
+                {"m": member_id, "p": purpose, "c": channel, "d": decision, "at": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO suppressions (subject_hash, reason, created_at, source)"
+                " VALUES ('subject-2', 'optout_register', :at, 'test'),"
+                " ('subject-2', 'deceased', :at, 'test')"
+            ),
+            {"at": now},
+        )
+    engine.dispose()
+
+    migrate.upgrade(fresh_url)
+
+    engine = make_engine(fresh_url)
+    with Session(engine) as s:
+        got = dict(
+            (i, (c, sup))
+            for i, c, sup in s.execute(
+                select(Member.id, Member.consent_flags, Member.suppression_flags)
+            )
+        )
+        assert flags.drift(s) == 0
+    engine.dispose()
+    bit, sup = flags.consent_bit, flags.SUPPRESSION_BITS
+    assert got == {
+        1: (
+            bit("own_marketing", "email", "granted") | bit("direct_marketing", "any", "objected"),
+            0,
+        ),
+        2: (bit("partner_marketing", "post", "refused"), sup["optout_register"] | sup["deceased"]),
+        3: (0, 0),
+    }
