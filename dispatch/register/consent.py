@@ -112,7 +112,7 @@ def blocking_clauses(
     ]
     if channel in OPT_IN_CHANNELS:
         granted = flags.consent_bit(purpose, channel, Decision.GRANTED)
-        rules.append(("no_opt_in", not_(flags.has_any(member.consent_flags, granted))))
+        rules.append(("no_opt_in", flags.lacks(member.consent_flags, granted)))
     if purpose == Purpose.PARTNER_MARKETING and channel == Channel.POST:
         optout = flags.SUPPRESSION_BITS[SuppressionReason.OPTOUT_REGISTER]
         rules.append(("optout_register", flags.has_any(member.suppression_flags, optout)))
