@@ -32,53 +32,47 @@ asked size.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import collections
+import datetime as dt
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
-# Run as a script, this file's folder comes first on sys.path and its name would
-# shadow the ``dispatch`` package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
+from _database import SERVER, drop_database, open_database
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import Engine, select, text
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import collections  # noqa: E402
-import datetime as dt  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from multiprocessing.synchronize import Event  # noqa: E402
-from typing import Any  # noqa: E402
+from dispatch import batchformat as bf
+from dispatch.campaigns import services as cs
+from dispatch.campaigns.content import content_for
+from dispatch.campaigns.delivery import letter_for, recipient_columns
+from dispatch.campaigns.models import Campaign
+from dispatch.creatives import services as cr
+from dispatch.creatives.models import CreativeVersion
+from dispatch.db.engine import session_scope
+from dispatch.db.types import utcnow
+from dispatch.register.models import Member, Store
+from dispatch.register.seed import SeedOptions, seed_register
+from dispatch.rendering import EmailBuilder, write_batch
+from dispatch.segmenting import services as segments
+from dispatch.transports.mailer_smtp import SmtpPool
+from dispatch.transports.outbox import LocalOutbox
 
-from aiosmtpd.smtp import SMTP, Envelope, Session  # noqa: E402
-from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
-
-from dispatch import batchformat as bf  # noqa: E402
-from dispatch.campaigns import services as cs  # noqa: E402
-from dispatch.campaigns.content import content_for  # noqa: E402
-from dispatch.campaigns.models import Campaign  # noqa: E402
-from dispatch.creatives import services as cr  # noqa: E402
-from dispatch.creatives.models import CreativeVersion  # noqa: E402
-from dispatch.db.engine import make_engine, session_scope  # noqa: E402
-from dispatch.db.migrate import upgrade  # noqa: E402
-from dispatch.db.types import utcnow  # noqa: E402
-from dispatch.register.models import Member, Store  # noqa: E402
-from dispatch.register.seed import SeedOptions, seed_register  # noqa: E402
-from dispatch.rendering import EmailBuilder, Letter, Recipient, write_batch  # noqa: E402
-from dispatch.segmenting import services as segments  # noqa: E402
-from dispatch.transports.mailer_smtp import SmtpPool  # noqa: E402
-from dispatch.transports.outbox import LocalOutbox  # noqa: E402
-
-ROOT = _HERE.parent
-SERVER = os.environ.get("DISPATCH_BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+ROOT = Path(__file__).resolve().parent.parent
 REDIS = os.environ.get("DISPATCH_BENCH_REDIS", "redis://127.0.0.1:6379/5")
 SECRET = "bench-secret-key-0123456789"
 SEED_AS_OF = dt.date(2026, 11, 15)
@@ -239,22 +233,7 @@ def free_port() -> int:
 
 def prepare(members: int, keep: bool) -> tuple[Engine, str, bool]:
     name = f"dispatch_bench_dispatch_{members}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    url = f"{SERVER}/{name}"
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if exists and not keep:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            exists = None
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(url)
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        have = conn.execute(text("SELECT count(*) FROM members")).scalar_one()
+    engine, have = open_database(name, keep=keep)
     reused = have == members
     if not reused:
         print(f"seeding {members:,} members into {name} ...", file=sys.stderr)
@@ -280,13 +259,6 @@ def prepare(members: int, keep: bool) -> tuple[Engine, str, bool]:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM (ANALYZE)"))
     return engine, name, reused
-
-
-def drop_database(name: str) -> None:
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def segment_file(folder: Path, channel: str, min_age: int) -> Path:
@@ -608,36 +580,13 @@ def render_baseline(engine: Engine, campaign_id: int, letters: int) -> float:
         version = session.get_one(CreativeVersion, campaign.creative_version_id)
         content = content_for(campaign_id, version, SECRET)
         rows = session.execute(
-            select(
-                Member.first_name,
-                Member.last_name,
-                Member.address_extra,
-                Member.street,
-                Member.postcode,
-                Member.post_town,
-                Member.language,
-                Store.name.label("home_store"),
-            )
+            select(*recipient_columns())
             .outerjoin(Store, Store.id == Member.home_store_id)
             .where(Member.street != "", Member.postcode != "")
             .order_by(Member.postcode, Member.id)
             .limit(letters)
         ).all()
-    batch = []
-    for row in rows:
-        key = content.variant_key(row.language, row.home_store)
-        recipient = Recipient(
-            first_name=row.first_name or "",
-            last_name=row.last_name or "",
-            address_extra=row.address_extra,
-            street=row.street or "",
-            postcode=row.postcode or "",
-            post_town=row.post_town or "",
-            language=row.language,
-        )
-        batch.append(
-            Letter(key, recipient, {"home_store": row.home_store} if row.home_store else {})
-        )
+    batch = [letter_for(content, row) for row in rows]
     variants = content.variants({letter.key for letter in batch})
     write_batch(variants, batch[:200], io.BytesIO())  # warm up
     started = time.perf_counter()

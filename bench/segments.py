@@ -28,17 +28,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, func, select, text
+from _database import drop_database, open_database
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from dispatch.db.engine import make_engine
-from dispatch.db.migrate import upgrade
 from dispatch.register import flags
 from dispatch.register.seed import SeedOptions, seed_register
 from dispatch.segmenting import services
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("DISPATCH_BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 SECRET = "bench-secret-key-0123456789"
 AS_OF = dt.date(2026, 11, 15)
 
@@ -162,22 +160,7 @@ def timed(fn: Callable[[], int]) -> tuple[float, int]:
 
 
 def prepare(members: int, seed: int, keep: bool, name: str) -> tuple[Engine, str]:
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    url = f"{SERVER}/{name}"
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        ).first()
-        if exists and not keep:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            exists = None
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    upgrade(url)
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        have = conn.execute(text("SELECT count(*) FROM members")).scalar_one()
+    engine, have = open_database(name, keep=keep)
     if have != members:
         print(f"seeding {members:,} members into {name} ...", file=sys.stderr)
         started = time.perf_counter()
@@ -221,10 +204,7 @@ def main() -> None:
     finally:
         engine.dispose()
         if args.drop:
-            admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            drop_database(name)
     report(args, rows, sizes)
 
 

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import PG_SERVER
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-SCRIPTS = sorted(BENCH.glob("*.py"))
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if not p.name.startswith("_"))
 
 
 def test_there_are_benchmarks() -> None:

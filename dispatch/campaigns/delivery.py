@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from dispatch import batchformat as bf
-from dispatch.campaigns.content import CampaignContent, content_for
+from dispatch.campaigns.content import CampaignContent, LetterKey, content_for
 from dispatch.campaigns.models import (
     BatchStatus,
     Campaign,
@@ -87,6 +87,36 @@ EMAIL_CHUNK = 200
 EMAIL_RETRY_DELAYS = (0.2, 1.0, 3.0)
 ENVELOPE = "C5"
 POSTAL_CLASS = "economy"
+
+
+def recipient_columns() -> tuple[Any, ...]:
+    """What rendering needs of a member; select from Member outer-joined to Store."""
+    return (
+        Member.first_name,
+        Member.last_name,
+        Member.address_extra,
+        Member.street,
+        Member.postcode,
+        Member.post_town,
+        Member.language,
+        Member.email,
+        Store.name.label("home_store"),
+    )
+
+
+def letter_for(content: CampaignContent, row: Row[Any]) -> Letter:
+    """The letter for one row of :func:`recipient_columns`."""
+    recipient = Recipient(
+        first_name=row.first_name or "",
+        last_name=row.last_name or "",
+        address_extra=row.address_extra,
+        street=row.street or "",
+        postcode=row.postcode or "",
+        post_town=row.post_town or "",
+        language=row.language,
+    )
+    fields = {"home_store": row.home_store} if row.home_store else {}
+    return Letter(content.variant_key(row.language, row.home_store), recipient, fields)
 
 
 class BatchBusy(OperationError):
@@ -417,18 +447,7 @@ class _BatchJob:
         """The batch's pending recipients with what rendering needs."""
         return list(
             session.execute(
-                select(
-                    CampaignRecipient.member_id,
-                    Member.first_name,
-                    Member.last_name,
-                    Member.address_extra,
-                    Member.street,
-                    Member.postcode,
-                    Member.post_town,
-                    Member.language,
-                    Member.email,
-                    Store.name.label("home_store"),
-                )
+                select(CampaignRecipient.member_id, *recipient_columns())
                 .join(Member, Member.id == CampaignRecipient.member_id)
                 .outerjoin(Store, Store.id == Member.home_store_id)
                 .where(self.where, CampaignRecipient.status == RecipientStatus.PENDING.value)
@@ -581,24 +600,8 @@ class _BatchJob:
     def _render_letters(self, rows: list[Row[Any]]) -> tuple[bytes, list[int], list[int]] | None:
         """(PDF, member ids in print order, pages per letter), or None after recording
         a letter that cannot be printed as failed."""
-        letters: list[Letter] = []
-        keys: set[tuple[str, bool]] = set()
-        for row in rows:
-            language = row.language
-            key = self.content.variant_key(language, row.home_store)
-            fields = {"home_store": row.home_store} if row.home_store else {}
-            recipient = Recipient(
-                first_name=row.first_name or "",
-                last_name=row.last_name or "",
-                address_extra=row.address_extra,
-                street=row.street or "",
-                postcode=row.postcode or "",
-                post_town=row.post_town or "",
-                language=language,
-            )
-            letters.append(Letter(key, recipient, fields))
-            keys.add(key)
-        variants = self.content.variants(keys)
+        letters = [letter_for(self.content, row) for row in rows]
+        variants = self.content.variants({cast(LetterKey, letter.key) for letter in letters})
         out = io.BytesIO()
         try:
             index = write_batch(variants, letters, out)
