@@ -36,6 +36,7 @@ from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     SQLColumnExpression,
     and_,
@@ -68,6 +69,15 @@ class Unit(StrEnum):
 HOUSEHOLD = "household"
 
 Rule = tuple[str, ColumnElement[bool]]
+
+#: What a segment's criteria read: ``members`` (None), or ``members`` LEFT OUTER JOINed
+#: with derived tables that have at most one row per member, so that every member
+#: appears exactly once and the policy judges each of them once.
+Source = FromClause | None
+
+
+def _from(source: Source) -> FromClause:
+    return Member.__table__ if source is None else source
 
 
 def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -166,19 +176,30 @@ class Policy:
         """``CASE`` naming the first per-member rule that blocks, NULL if none does."""
         return case(*[(cond, literal(name)) for name, cond in self.rules()], else_=None)
 
-    def select(self, criteria: ColumnElement[bool]) -> Select[int]:
-        """The ids of the members that match ``criteria`` and that no rule blocks."""
+    def select(self, criteria: ColumnElement[bool], *, source: Source = None) -> Select[int]:
+        """The ids of the members that match ``criteria`` and that no rule blocks.
+
+        ``source``: what ``criteria`` reads, when more than ``members``: ``members``
+        outer-joined with sets of at most one row per member (see :data:`Source`).
+        """
         passes = and_(criteria, *[negate(cond) for _, cond in self.rules()])
         if self.unit == Unit.MEMBER:
-            return select(Member.id).where(passes)
+            return select(Member.id).select_from(_from(source)).where(passes)
         # The lowest member id of each household among those that passed.
-        return select(func.min(Member.id).label("id")).where(passes).group_by(_household_key())
+        return (
+            select(func.min(Member.id).label("id"))
+            .select_from(_from(source))
+            .where(passes)
+            .group_by(_household_key())
+        )
 
-    def waterfall(self, criteria: ColumnElement[bool]) -> Select[str | None, int]:
+    def waterfall(
+        self, criteria: ColumnElement[bool], *, source: Source = None
+    ) -> Select[str | None, int]:
         """One query: (first blocking rule or NULL for selected, number of members).
 
         Only members that match ``criteria`` are counted, so the counts add up to the
-        number matched.
+        number matched. ``source`` as for :meth:`select`.
         """
         matched = (
             select(
@@ -186,6 +207,7 @@ class Policy:
                 _household_key().label("household"),
                 self.first_rule_case().label("rule"),
             )
+            .select_from(_from(source))
             .where(criteria)
             .subquery("matched")
         )
@@ -218,7 +240,12 @@ class Policy:
         ).scalar_one()
 
     def first_blocking_rule(
-        self, session: Session, member_id: int, criteria: ColumnElement[bool]
+        self,
+        session: Session,
+        member_id: int,
+        criteria: ColumnElement[bool],
+        *,
+        source: Source = None,
     ) -> str | None:
         """The name of the first rule that blocks ``member_id``, a member that matches
         ``criteria``, or None if no rule does.
@@ -234,7 +261,7 @@ class Policy:
         ).scalar_one()
         if household is None:
             return None  # a household of one
-        earlier = self.select(criteria).where(
+        earlier = self.select(criteria, source=source).where(
             Member.household_id == household, Member.id < member_id
         )
         if session.execute(earlier.limit(1)).first() is not None:

@@ -215,6 +215,46 @@ def test_none_of_purchases_excludes_the_buyers(session: Session, register: Regis
     assert selected(session, big_fuel) == {other.id, buyer.id}
 
 
+def test_members_with_many_behaviour_rows_count_once_under_any_and_none(
+    session: Session, register: Register
+) -> None:
+    # Under any/none a behaviour set is outer-joined to members (compiler.py); a
+    # member with many rows in it must still be one recipient, in every statement.
+    g, s = register.groups, register.stores
+    busy = factories.member(session)
+    quiet = factories.member(session)
+    gardener = factories.member(session)
+    buy(session, gardener, g["petrol"], MAY)
+    browse(session, gardener, "garden", AS_OF)
+    for month in (dt.date(2025, 4, 1), MAY, dt.date(2025, 6, 1)):
+        for group in ("petrol", "diesel"):
+            buy(session, busy, g[group], month)
+        visit(session, busy, s["rosso_hki"], month)
+        visit(session, busy, s["amarillo_hki"], month)
+    browse(session, busy, "bicycles", AS_OF)
+    browse(session, busy, "travel", AS_OF)
+    seg = segment(
+        """
+        all:
+          - language: fi
+        any:
+          - purchased: {group: fuel, within_months: 3}
+          - visited: {chain: [Rosso, Amarillo], municipality: Helsinki, within_months: 3}
+          - browsed: {category: bicycles, within_days: 30}
+        none:
+          - visited: {chain: Rosso, municipality: Tampere, within_months: 3}
+          - browsed: {category: garden, within_days: 30}
+        """
+    )
+
+    ids = list(services.member_ids(session, seg, as_of=AS_OF))
+    counted = services.count(session, seg, as_of=AS_OF)
+
+    assert ids == [busy.id]
+    assert counted.matched == 1 and counted.selected == 1
+    assert quiet.id not in ids and gardener.id not in ids
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [
