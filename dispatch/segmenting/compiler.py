@@ -21,7 +21,7 @@ Shape of the SQL, chosen for PostgreSQL at 3.7M members and ~70M purchase rows:
   NOT NULL``. The set is then computed once and hash-joined, however large it is;
   under ``none`` PostgreSQL turns the ``IS NULL`` into an anti-join. The other forms
   are worse at scale: a correlated ``EXISTS`` runs the subquery once per member
-  (4.4 s against 2.6 s for abc-fuel-pensioners at 3.7M members, bench/RESULTS.md),
+  (4.4 s against 3.3 s for abc-fuel-pensioners at 3.7M members, bench/RESULTS.md),
   and ``IN`` under ``OR`` becomes a row-by-row rescan of the whole subquery as soon
   as the set outgrows work_mem. Because every joined set has one row per member, the
   join neither drops nor repeats a member. (``why`` judges one member, so it keeps
