@@ -75,14 +75,10 @@ HOUSEHOLD = "household"
 
 Rule = tuple[str, ColumnElement[bool]]
 
-#: What a segment's criteria read: ``members`` (None), or ``members`` LEFT OUTER JOINed
-#: with derived tables that have at most one row per member, so that every member
-#: appears exactly once and the policy judges each of them once.
-Source = FromClause | None
-
-
-def _from(source: Source) -> FromClause:
-    return Member.__table__ if source is None else source
+#: What a segment's criteria read: ``members``, or ``members`` LEFT OUTER JOINed with
+#: derived tables that have at most one row per member, so that every member appears
+#: exactly once and the policy judges each of them once.
+MEMBERS: FromClause = Member.__table__
 
 
 def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -181,25 +177,25 @@ class Policy:
         """``CASE`` naming the first per-member rule that blocks, NULL if none does."""
         return case(*[(cond, literal(name)) for name, cond in self.rules()], else_=None)
 
-    def select(self, criteria: ColumnElement[bool], *, source: Source = None) -> Select[int]:
+    def select(self, criteria: ColumnElement[bool], *, source: FromClause = MEMBERS) -> Select[int]:
         """The ids of the members that match ``criteria`` and that no rule blocks.
 
         ``source``: what ``criteria`` reads, when more than ``members``: ``members``
-        outer-joined with sets of at most one row per member (see :data:`Source`).
+        outer-joined with sets of at most one row per member (see :data:`MEMBERS`).
         """
         passes = and_(criteria, *[negate(cond) for _, cond in self.rules()])
         if self.unit == Unit.MEMBER:
-            return select(Member.id).select_from(_from(source)).where(passes)
+            return select(Member.id).select_from(source).where(passes)
         # The lowest member id of each household among those that passed.
         return (
             select(func.min(Member.id).label("id"))
-            .select_from(_from(source))
+            .select_from(source)
             .where(passes)
             .group_by(_household_key())
         )
 
     def waterfall(
-        self, criteria: ColumnElement[bool], *, source: Source = None
+        self, criteria: ColumnElement[bool], *, source: FromClause = MEMBERS
     ) -> Select[str | None, int]:
         """One query: (first blocking rule or NULL for selected, number of members).
 
@@ -212,7 +208,7 @@ class Policy:
                 _household_key().label("household"),
                 self.first_rule_case().label("rule"),
             )
-            .select_from(_from(source))
+            .select_from(source)
             .where(criteria)
             .subquery("matched")
         )
@@ -264,8 +260,6 @@ class Policy:
         session: Session,
         member_id: int,
         criteria: ColumnElement[bool],
-        *,
-        source: Source = None,
     ) -> str | None:
         """The name of the first rule that blocks ``member_id``, a member that matches
         ``criteria``, or None if no rule does.
@@ -281,7 +275,7 @@ class Policy:
         ).scalar_one()
         if household is None:
             return None  # a household of one
-        earlier = self.select(criteria, source=source).where(
+        earlier = self.select(criteria).where(
             Member.household_id == household, Member.id < member_id
         )
         if session.execute(earlier.limit(1)).first() is not None:

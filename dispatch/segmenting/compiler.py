@@ -112,16 +112,24 @@ class _Compiler:
         return self.criterion(node, conjunct=conjunct)
 
     def _member_in(
-        self, subquery: Select[Any], *, conjunct: bool, grouped: bool
+        self,
+        subquery: Select[Any],
+        having: list[ColumnElement[bool]],
+        *,
+        conjunct: bool,
     ) -> ColumnElement[bool]:
-        """``subquery`` selects ``member_id``; ``grouped``: one row per member already."""
+        """``subquery`` selects ``member_id`` rows; ``having``: conditions on their
+        per-member sums (none: any row will do)."""
+        member_id = subquery.selected_columns.member_id
+        if having:
+            subquery = subquery.group_by(member_id).having(and_(*having))
         if conjunct:
             return Member.id.in_(subquery)
         if self.joined is None:
             derived = subquery.subquery("behaviour")
             return exists().where(derived.c.member_id == Member.id)
-        if not grouped:  # one row per member, so the outer join repeats no member
-            subquery = subquery.group_by(subquery.selected_columns.member_id)
+        if not having:  # one row per member, so the outer join repeats no member
+            subquery = subquery.group_by(member_id)
         derived = subquery.subquery(f"behaviour_{len(self.joined) + 1}")
         self.joined.append(derived)
         return derived.c.member_id.is_not(None)
@@ -140,9 +148,7 @@ class _Compiler:
                 having.append(func.sum(ps.amount) >= _lit(c.min_amount, Numeric(12, 2)))
             if c.min_count is not None:
                 having.append(func.sum(ps.count) >= _lit(c.min_count, Integer))
-            if having:
-                sub = sub.group_by(ps.member_id).having(and_(*having))
-            return self._member_in(sub, conjunct=conjunct, grouped=bool(having))
+            return self._member_in(sub, having, conjunct=conjunct)
         if isinstance(c, tree.Visited):
             rv = RestaurantVisit
             stores = self.catalog.store_ids(c.chains, kind=RESTAURANT, municipality=c.municipality)
@@ -152,12 +158,10 @@ class _Compiler:
                 rv.month <= _lit(as_of, Date),
             )
             if c.min_visits > 1:
-                sub = sub.group_by(rv.member_id).having(
-                    func.sum(rv.visits) >= _lit(c.min_visits, Integer)
+                return self._member_in(
+                    sub, [func.sum(rv.visits) >= _lit(c.min_visits, Integer)], conjunct=conjunct
                 )
-            else:
-                sub = sub.where(rv.visits >= _lit(1, Integer))
-            return self._member_in(sub, conjunct=conjunct, grouped=c.min_visits > 1)
+            return self._member_in(sub.where(rv.visits >= _lit(1, Integer)), [], conjunct=conjunct)
         if isinstance(c, tree.Browsed):
             wi = WebInterest
             sub = select(wi.member_id).where(
@@ -165,7 +169,7 @@ class _Compiler:
                 wi.last_seen >= _lit(as_of - dt.timedelta(days=c.within_days), Date),
                 wi.last_seen <= _lit(as_of, Date),
             )
-            return self._member_in(sub, conjunct=conjunct, grouped=False)
+            return self._member_in(sub, [], conjunct=conjunct)
         return self.attribute(c)
 
     def attribute(self, c: tree.Criterion) -> ColumnElement[bool]:
@@ -296,6 +300,8 @@ class CompiledSegment:
             # Not matched: the household rule (who else in the household matched)
             # does not apply to them.
             return failure, self.policy.member_rule(session, member_id)
+        # The household check with the correlated criteria too: it only looks at the
+        # member's household, so computing whole behaviour sets would be wasted.
         return None, self.policy.first_blocking_rule(
-            session, member_id, self._criteria, source=self._source
+            session, member_id, self._probe.node(self.segment.where)
         )
