@@ -79,11 +79,11 @@ def hand_written(as_of: dt.date) -> dict[str, str]:
         if channel == "post":
             parts += [
                 "m.address_status = 'deliverable'",
-                "m.street <> '' AND m.postcode <> '' AND m.post_town <> ''",
+                "m.reach & 1 = 1",  # street, postcode and post town (register.facts)
                 clear("suppression_flags", sup["returned_mail"]),
             ]
         if channel == "email":
-            parts.append("m.email <> ''")
+            parts.append("m.reach & 2 = 2")
         return "\n  AND ".join(parts)
 
     return baselines_for(as_of, policy)
@@ -98,41 +98,40 @@ def baselines_for(as_of: dt.date, policy: Callable[[str, str], str]) -> dict[str
 
     today = f"DATE '{as_of.isoformat()}'"
 
-    def groups(code: str) -> str:
+    # The rollups' columns hold the 13 months ending with as-of's (the seed's window):
+    # slot 12 is the as-of month, slot 12 - k the month k months before.
+    def rollup(code: str, back: int) -> str:
+        mask = sum(1 << (12 - k) for k in range(back + 1))
         return (
-            "(WITH RECURSIVE g AS (SELECT id FROM product_groups WHERE code = "
-            f"'{code}' UNION ALL SELECT p.id FROM product_groups p JOIN g ON p.parent_id = g.id)"
-            " SELECT id FROM g)"
+            "SELECT member_id FROM purchase_rollups WHERE product_group_id = "
+            f"(SELECT id FROM product_groups WHERE code = '{code}') AND months & {mask} <> 0"
         )
 
-    fuel_3m = (
-        "SELECT member_id FROM purchase_summaries WHERE product_group_id IN "
-        f"{groups('fuel')} AND month BETWEEN {month(3)} AND {today}"
-    )
+    def total(measure: str, back: int) -> str:
+        return " + ".join(f"{measure}_{12 - k}" for k in range(back + 1))
+
+    fuel_3m = rollup("fuel", 3)
     return {
         "abc-fuel-pensioners": f"""
-SELECT m.id FROM members m
+SELECT m.id FROM member_facts m
 WHERE m.birth_year <= {as_of.year - 65}
   AND m.id IN ({fuel_3m})
   AND (m.home_store_id IN (SELECT id FROM stores WHERE chain = 'ABC')
-       OR m.id IN ({fuel_3m} GROUP BY member_id HAVING sum(amount) >= 100))
+       OR m.id IN ({fuel_3m} AND {total("amount", 3)} >= 10000))
   AND {policy("partner_marketing", "post")}""",
         "baby-households": f"""
-SELECT min(m.id) AS id FROM members m
-WHERE m.id IN (SELECT member_id FROM purchase_summaries
-               WHERE product_group_id IN {groups("baby")}
-                 AND month BETWEEN {month(6)} AND {today}
-               GROUP BY member_id HAVING sum(count) >= 2)
+SELECT min(m.id) AS id FROM member_facts m
+WHERE m.id IN ({rollup("baby", 6)} AND {total("count", 6)} >= 2)
   AND {policy("partner_marketing", "post")}
 GROUP BY coalesce(m.household_id, -m.id)""",
         "bicycle-browsers": f"""
-SELECT m.id FROM members m
+SELECT m.id FROM member_facts m
 WHERE m.id IN (SELECT member_id FROM web_interests WHERE category = 'bicycles'
                AND last_seen BETWEEN {today} - 90 AND {today})
   AND m.birth_year <= {as_of.year - 18}
   AND {policy("own_marketing", "email")}""",
         "helsinki-restaurant-regulars": f"""
-SELECT m.id FROM members m
+SELECT m.id FROM member_facts m
 WHERE m.id IN (SELECT v.member_id FROM restaurant_visits v
                WHERE v.store_id IN (SELECT id FROM stores WHERE kind = 'restaurant'
                     AND municipality = 'Helsinki'
@@ -141,13 +140,13 @@ WHERE m.id IN (SELECT v.member_id FROM restaurant_visits v
                GROUP BY v.member_id HAVING sum(v.visits) >= 3)
   AND {policy("own_marketing", "post")}""",
         "nordic-air-travellers": f"""
-SELECT m.id FROM members m
+SELECT m.id FROM member_facts m
 WHERE m.id IN (SELECT member_id FROM web_interests WHERE category = 'travel'
                AND last_seen BETWEEN {today} - 180 AND {today})
   AND m.birth_year <= {as_of.year - 20}
   AND {policy("partner_marketing", "email")}""",
         "swedish-ostrobothnia": f"""
-SELECT m.id FROM members m
+SELECT m.id FROM member_facts m
 WHERE m.language = 'sv' AND m.region = 'Pohjanmaa'
   AND {policy("own_marketing", "post")}""",
     }

@@ -72,7 +72,7 @@ from dispatch.db.engine import session_scope
 from dispatch.db.types import Channel, Purpose, utcnow
 from dispatch.errors import DispatchError, OperationError
 from dispatch.privacy.policy import Policy
-from dispatch.register.models import Member, Store
+from dispatch.register.models import Member, MemberFacts, Store
 from dispatch.rendering import Letter, Recipient, write_batch
 from dispatch.transports.mailer import Mailer, SendResult, redact
 from dispatch.transports.outbox import Outbox
@@ -469,14 +469,14 @@ class _BatchJob:
             chunk = member_ids[start : start + 5000]
             with _probing(session):
                 passing = set(
-                    session.scalars(self.policy.select(_among(session, Member.id, chunk)))
+                    session.scalars(self.policy.select(_among(session, MemberFacts.id, chunk)))
                 )
             rest = [m for m in chunk if m not in passing]
             if not rest:
                 continue
             found = session.execute(
-                select(Member.id, self.policy.first_rule_case()).where(
-                    _among(session, Member.id, rest)
+                select(MemberFacts.id, self.policy.first_rule_case()).where(
+                    _among(session, MemberFacts.id, rest)
                 )
             )
             blocked.update((member_id, name) for member_id, name in found if name)

@@ -3,8 +3,10 @@
 What goes and what stays (explained for staff in ``docs/members.md``):
 
 - **goes**: every identifying column of the member row (:data:`ERASED_COLUMNS`), the
-  links to household and home store, and every behaviour row (:data:`BEHAVIOUR`);
-  a household nobody else belongs to is deleted with the link.
+  links to household and home store, and every behaviour row (:data:`BEHAVIOUR`)
+  with the purchase rollups derived from them (``member_facts``, the other derived
+  copy, is emptied by its trigger); a household nobody else belongs to is deleted
+  with the link.
 - **stays**: the member row itself with ``status = erased`` and its ``subject_hash``;
   a ``Suppression(reason=erased)`` keyed by that hash, so a re-import of the same card
   number from the warehouse feed is suppressed at once; the consent ledger and state
@@ -31,6 +33,7 @@ from dispatch.register.models import (
     PurchaseSummary,
     RestaurantVisit,
     WebInterest,
+    purchase_rollups,
 )
 from dispatch.register.services import IDENTITY_FIELDS, ensure_not_erased, get_member
 
@@ -110,6 +113,8 @@ def erase_member(session: Session, member_id: int, *, actor: str, reason: str | 
             "CursorResult[Any]", session.execute(delete(model).where(model.member_id == member.id))
         )
         deleted[model.__tablename__] = result.rowcount
+    # Derived from the purchases just deleted, so not counted as data of its own.
+    session.execute(delete(purchase_rollups).where(purchase_rollups.c.member_id == member.id))
 
     household_id = member.household_id
     for column in ERASED_COLUMNS:

@@ -39,7 +39,6 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
-    SQLColumnExpression,
     and_,
     case,
     func,
@@ -58,7 +57,8 @@ from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
 
 from dispatch.db.types import AddressStatus, Channel, MemberStatus, Purpose, SuppressionReason
 from dispatch.register import consent, flags
-from dispatch.register.models import Member
+from dispatch.register.facts import Reach
+from dispatch.register.models import MemberFacts
 
 ADULT_AGE = 18
 
@@ -78,7 +78,7 @@ Rule = tuple[str, ColumnElement[bool]]
 #: What a segment's criteria read: ``members``, or ``members`` LEFT OUTER JOINed with
 #: derived tables that have at most one row per member, so that every member appears
 #: exactly once and the policy judges each of them once.
-MEMBERS: FromClause = Member.__table__
+MEMBERS: FromClause = MemberFacts.__table__
 
 
 def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -103,20 +103,20 @@ def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     return not_(clause)
 
 
-def _missing(column: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
-    # NULL-free "absent": an empty string counts as absent too.
-    return or_(column.is_(None), column == "")
+def _unreachable(by: Reach) -> ColumnElement[bool]:
+    # The contact details are folded into member_facts.reach (register.facts).
+    return flags.lacks(MemberFacts.reach, int(by))
 
 
 def _suppressed(*reasons: SuppressionReason) -> ColumnElement[bool]:
     # The member row's projection of ``suppressions`` (dispatch.register.flags).
-    return flags.has_any(Member.suppression_flags, flags.suppression_bits(reasons))
+    return flags.has_any(MemberFacts.suppression_flags, flags.suppression_bits(reasons))
 
 
 def _household_key() -> ColumnElement[int]:
     # A member without a household is a household of one; negative member ids
     # cannot collide with (positive) household ids.
-    return func.coalesce(Member.household_id, -Member.id)
+    return func.coalesce(MemberFacts.household_id, -MemberFacts.id)
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,13 @@ class Policy:
         # Born after this year means under 18 at some point of the as-of year; the
         # register keeps the birth year only, so the year is the finest we can judge.
         youngest_adult_year = self.date.year - ADULT_AGE
+        born = MemberFacts.birth_year
         rules: list[Rule] = [
-            ("status", Member.status != MemberStatus.ACTIVE.value),
+            ("status", MemberFacts.status != MemberStatus.ACTIVE.value),
             ("suppressed", _suppressed(SuppressionReason.ERASED, SuppressionReason.DECEASED)),
-            ("minor", or_(Member.birth_year.is_(None), Member.birth_year > youngest_adult_year)),
+            ("minor", or_(born.is_(None), born > youngest_adult_year)),
         ]
-        rules.extend(consent.blocking_clauses(Member, self.purpose, self.channel))
+        rules.extend(consent.blocking_clauses(MemberFacts, self.purpose, self.channel))
         rules.append(self._reachability())
         return rules
 
@@ -162,16 +163,14 @@ class Policy:
             return (
                 "address",
                 or_(
-                    Member.address_status != AddressStatus.DELIVERABLE.value,
-                    _missing(Member.street),
-                    _missing(Member.postcode),
-                    _missing(Member.post_town),
+                    MemberFacts.address_status != AddressStatus.DELIVERABLE.value,
+                    _unreachable(Reach.ADDRESS),
                     _suppressed(SuppressionReason.RETURNED_MAIL),
                 ),
             )
         if self.channel == Channel.EMAIL:
-            return ("email", _missing(Member.email))
-        return ("phone", _missing(Member.phone))
+            return ("email", _unreachable(Reach.EMAIL))
+        return ("phone", _unreachable(Reach.PHONE))
 
     def first_rule_case(self) -> ColumnElement[str | None]:
         """``CASE`` naming the first per-member rule that blocks, NULL if none does."""
@@ -185,10 +184,10 @@ class Policy:
         """
         passes = and_(criteria, *[negate(cond) for _, cond in self.rules()])
         if self.unit == Unit.MEMBER:
-            return select(Member.id).select_from(source).where(passes)
+            return select(MemberFacts.id).select_from(source).where(passes)
         # The lowest member id of each household among those that passed.
         return (
-            select(func.min(Member.id).label("id"))
+            select(func.min(MemberFacts.id).label("id"))
             .select_from(source)
             .where(passes)
             .group_by(_household_key())
@@ -204,7 +203,7 @@ class Policy:
         """
         matched = (
             select(
-                Member.id.label("id"),
+                MemberFacts.id.label("id"),
                 _household_key().label("household"),
                 self.first_rule_case().label("rule"),
             )
@@ -252,7 +251,7 @@ class Policy:
     def member_rule(self, session: Session, member_id: int) -> str | None:
         """The first per-member rule that blocks ``member_id`` (household not judged)."""
         return session.execute(
-            select(self.first_rule_case()).where(Member.id == member_id)
+            select(self.first_rule_case()).where(MemberFacts.id == member_id)
         ).scalar_one()
 
     def first_blocking_rule(
@@ -271,12 +270,12 @@ class Policy:
         if rule is not None or self.unit == Unit.MEMBER:
             return rule
         household = session.execute(
-            select(Member.household_id).where(Member.id == member_id)
+            select(MemberFacts.household_id).where(MemberFacts.id == member_id)
         ).scalar_one()
         if household is None:
             return None  # a household of one
         earlier = self.select(criteria).where(
-            Member.household_id == household, Member.id < member_id
+            MemberFacts.household_id == household, MemberFacts.id < member_id
         )
         if session.execute(earlier.limit(1)).first() is not None:
             return HOUSEHOLD

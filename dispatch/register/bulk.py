@@ -138,7 +138,9 @@ def _begin_sqlite(conn: Connection) -> None:
 
 
 @contextmanager
-def constraints_deferred(conn: Connection, tables: Iterable[Table]) -> Iterator[None]:
+def constraints_deferred(
+    conn: Connection, tables: Iterable[Table], *, primary_keys: bool = False
+) -> Iterator[None]:
     """Build secondary indexes (and on PostgreSQL check foreign keys) once, after a load.
 
     Row by row, PostgreSQL's foreign-key triggers cost about 10 µs a row and the
@@ -152,6 +154,11 @@ def constraints_deferred(conn: Connection, tables: Iterable[Table]) -> Iterator[
     tables without them (the DDL holds an exclusive lock until commit), and a failed
     load rolls the DDL back with the rows. Primary keys and unique constraints stay,
     so duplicates still fail the load; SQLite keeps checking foreign keys per row.
+
+    ``primary_keys``: on PostgreSQL, rebuild the primary keys too, for a load whose
+    rows come from a query that cannot repeat a key (a GROUP BY on it) and arrive in
+    another order than the key's: inserted row by row into a key much larger than
+    shared buffers, 30M rollup rows took over ten minutes.
     """
     names = [t.name for t in tables]
     if conn.dialect.name == "sqlite":
@@ -171,12 +178,13 @@ def constraints_deferred(conn: Connection, tables: Iterable[Table]) -> Iterator[
     if conn.dialect.name != "postgresql":
         yield
         return
-    params = {"tables": names}
-    foreign_keys = conn.execute(
+    params = {"tables": names, "kinds": ["f", "p"] if primary_keys else ["f"]}
+    # Foreign keys after primary keys, so dropped first and added back last.
+    constraints = conn.execute(
         text(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE contype = 'f' "
-            "AND conrelid = ANY(CAST(:tables AS regclass[])) ORDER BY 1, 2"
+            'FROM pg_constraint WHERE contype = ANY(CAST(:kinds AS "char"[])) '
+            "AND conrelid = ANY(CAST(:tables AS regclass[])) ORDER BY contype = 'f', 1, 2"
         ),
         params,
     ).all()
@@ -188,14 +196,14 @@ def constraints_deferred(conn: Connection, tables: Iterable[Table]) -> Iterator[
         ),
         params,
     ).all()
-    for table, name, _ in foreign_keys:
+    for table, name, _ in reversed(constraints):
         conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     for index, _ in indexes:
         conn.execute(text(f"DROP INDEX {index}"))
     yield
     for _, definition in indexes:
         conn.execute(text(definition))
-    for table, name, definition in foreign_keys:
+    for table, name, definition in constraints:
         conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
 
 

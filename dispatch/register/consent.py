@@ -25,7 +25,10 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.register import flags
-from dispatch.register.models import ConsentEvent, ConsentState, Member
+from dispatch.register.models import ConsentEvent, ConsentState, Member, MemberFacts
+
+#: A table with the contact flags: ``members``, or its copy ``member_facts``.
+Flagged = type[Member] | type[MemberFacts]
 
 #: Purposes that are direct marketing, and so are covered by a general objection.
 MARKETING_PURPOSES = frozenset(
@@ -93,7 +96,7 @@ def first_blocking_rule(
 
 
 def blocking_clauses(
-    member: type[Member], purpose: Purpose, channel: Channel
+    member: Flagged, purpose: Purpose, channel: Channel
 ) -> list[tuple[str, ColumnElement[bool]]]:
     """The rules as (name, SQL condition that is true when the rule BLOCKS the member).
 
@@ -119,7 +122,7 @@ def blocking_clauses(
     return rules
 
 
-def allowed_clause(member: type[Member], purpose: Purpose, channel: Channel) -> ColumnElement[bool]:
+def allowed_clause(member: Flagged, purpose: Purpose, channel: Channel) -> ColumnElement[bool]:
     """SQL condition, true when the consent rules allow contact."""
     clauses = [not_(cond) for _, cond in blocking_clauses(member, purpose, channel)]
     return and_(true(), *clauses)

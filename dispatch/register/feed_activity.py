@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.privacy.hashing import subject_hash
 from dispatch.privacy.models import Suppression
-from dispatch.register import catalog, consent, flags
+from dispatch.register import catalog, consent, flags, rollups
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
 from dispatch.register.feed_files import (
@@ -68,6 +68,9 @@ class PurchasesFile(MemberRows):
         latest = last_per_key(kept, lambda r: tuple(r[k] for k in key))
         values = [{k: r[k] for k in (*key, "amount", "count")} for _, r in latest]
         upsert(session, table_of(PurchaseSummary), values, key)
+        rollups.after_purchases(
+            session, [v["member_id"] for v in values], [v["month"] for v in values]
+        )
         out.loaded = len(kept)
         return out
 

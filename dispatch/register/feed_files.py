@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus
 from dispatch.privacy.hashing import subject_hash
-from dispatch.register import catalog, flags
+from dispatch.register import catalog, flags, rollups
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
 from dispatch.register.models import Household, Member, ProductGroup, Store
@@ -209,6 +209,7 @@ class ProductGroupsFile(FeedFile):
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
         table = table_of(ProductGroup)
+        moved = False
         for line, row in rows:
             try:
                 self._check(row)
@@ -231,10 +232,13 @@ class ProductGroupsFile(FeedFile):
                 self.next_id += 1
                 session.execute(insert(table).values(id=current.id, code=code, **values))
             else:
+                moved = moved or current.parent != parent
                 current.parent, current.sensitive = parent, row["sensitive"]
                 session.execute(update(table).where(table.c.id == current.id).values(**values))
             out.loaded += 1
         self._inherit_sensitivity(session)
+        if moved:  # its purchases now count towards other ancestors
+            rollups.rebuild(session)
         return out
 
     def _inherit_sensitivity(self, session: Session) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Date,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,6 +101,38 @@ class Member(Base):
     suppression_flags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class MemberFacts(Base):
+    """What segments and the policy read of a member: a narrow copy of ``members``.
+
+    At 3.7 million members a segment count reads every member row, and ``members``
+    is wide (names, street, e-mail: 1.07 GB), so the scan alone took 0.27 s; this
+    table holds only the columns the criteria and the policy test (about 430 MB).
+    Database triggers (migration 0005) keep it in step with ``members`` in the same
+    statement as every write, whoever writes; :mod:`dispatch.register.facts` says
+    which columns and how ``reach`` is derived, and checks it.
+    """
+
+    __tablename__ = "member_facts"
+
+    id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    household_id: Mapped[int | None] = mapped_column(BigId)
+    home_store_id: Mapped[int | None] = mapped_column(Integer)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    member_since: Mapped[dt.date | None] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(10))
+    address_status: Mapped[str] = mapped_column(String(12))
+    region: Mapped[str | None] = mapped_column(String(60))
+    municipality: Mapped[str | None] = mapped_column(String(60))
+    postcode: Mapped[str | None] = mapped_column(String(5))
+    consent_flags: Mapped[int] = mapped_column(BigInteger)
+    suppression_flags: Mapped[int] = mapped_column(Integer)
+    # Which channels can reach the member: bits of dispatch.register.facts.Reach.
+    reach: Mapped[int] = mapped_column(SmallInteger)
+
+
 class ProductGroup(Base):
     __tablename__ = "product_groups"
 
@@ -122,6 +156,37 @@ class PurchaseSummary(Base):
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of month
     amount: Mapped[float] = mapped_column(Numeric(12, 2))
     count: Mapped[int] = mapped_column(Integer)
+
+
+#: Months a purchase rollup row holds: the 13 of the seeded and fed history.
+ROLLUP_MONTHS = 13
+
+# The month of each slot of purchase_rollups' columns amount_<slot> and count_<slot>.
+purchase_rollup_months = Table(
+    "purchase_rollup_months",
+    Base.metadata,
+    Column("slot", SmallInteger, primary_key=True, autoincrement=False),
+    Column("month", Date, nullable=False, unique=True),
+)
+
+# Each member's purchases per product group, its descendants included, in cents per
+# month of purchase_rollup_months: a segment's "bought baby products in the last six
+# months" reads one row per buyer instead of every month of every baby group.
+purchase_rollups = Table(
+    "purchase_rollups",
+    Base.metadata,
+    Column("member_id", BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    # The group itself and each of its ancestors get a row (see register.rollups).
+    Column("product_group_id", SmallInteger, primary_key=True, autoincrement=False),
+    # Bit <slot> set: the member has a purchase_summaries row in that month.
+    Column("months", Integer, nullable=False),
+    *[Column(f"amount_{i}", BigInteger, nullable=False) for i in range(ROLLUP_MONTHS)],
+    *[Column(f"count_{i}", Integer, nullable=False) for i in range(ROLLUP_MONTHS)],
+    # Alone, not as the primary key's second column: PostgreSQL discounts the physical
+    # order of a multi-column index by a quarter and then preferred reading all 4 GB
+    # to reading a group's rows in order (1.2 s instead of 0.12 s for fuel buyers).
+    Index(None, "product_group_id"),
+)
 
 
 class RestaurantVisit(Base):

@@ -16,12 +16,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy import Connection, Engine, Table, exists, select
 
 from dispatch.errors import InputError, OperationError
 from dispatch.privacy.models import Suppression
-from dispatch.register import bulk, catalog, flags
+from dispatch.register import bulk, catalog, flags, rollups
 from dispatch.register.habits import (
     EVENT_COLUMNS,
     PURCHASE_COLUMNS,
@@ -37,11 +38,14 @@ from dispatch.register.models import (
     ConsentState,
     Household,
     Member,
+    MemberFacts,
     ProductGroup,
     PurchaseSummary,
     RestaurantVisit,
     Store,
     WebInterest,
+    purchase_rollup_months,
+    purchase_rollups,
 )
 from dispatch.register.population import MEMBER_COLUMNS, Population
 
@@ -62,6 +66,14 @@ SEEDED_TABLES: tuple[Table, ...] = tuple(
         ConsentState,
         Suppression,
     )
+)
+#: Tables derived from the seeded ones (member_facts by triggers, the rollups by
+#: rollups.rebuild): no rows of their own to load, but their keys and statistics
+#: need the same care.
+DERIVED_TABLES: tuple[Table, ...] = (
+    cast(Table, MemberFacts.__table__),
+    purchase_rollup_months,
+    purchase_rollups,
 )
 #: The tables whose rows make a register "non-empty" (a second seed would collide).
 _OCCUPANCY = (Store, ProductGroup, Household, Member, Suppression)
@@ -116,14 +128,15 @@ def seed_register(
             raise OperationError(
                 "the register already has data; pass --replace to empty it and seed again"
             )
-        with bulk.constraints_deferred(conn, SEEDED_TABLES):
+        with bulk.constraints_deferred(conn, (*SEEDED_TABLES, *DERIVED_TABLES)):
             if occupied:  # without the secondary indexes, SQLite deletes twice as fast
-                emptied = bulk.empty(conn, [t.name for t in SEEDED_TABLES])
+                emptied = bulk.empty(conn, [t.name for t in (*SEEDED_TABLES, *DERIVED_TABLES)])
                 log.info("emptied %s", ", ".join(emptied))
             counts = _load(conn, options, secret_key, progress)
+            rollups.rebuild(conn)
         bulk.reset_sequences(conn, SEEDED_TABLES)
-        bulk.analyze(conn, SEEDED_TABLES)
-    bulk.vacuum(engine, SEEDED_TABLES)
+        bulk.analyze(conn, (*SEEDED_TABLES, *DERIVED_TABLES))
+    bulk.vacuum(engine, (*SEEDED_TABLES, *DERIVED_TABLES))
     elapsed = time.perf_counter() - started
     log.info("seeded %d members in %.1f s", options.members, elapsed)
     return SeedResult(counts=counts, elapsed=elapsed, emptied=emptied)

@@ -34,16 +34,19 @@ Shape of the SQL, chosen for PostgreSQL at 3.7M members and ~70M purchase rows:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Date,
     FromClause,
     Integer,
     Numeric,
     Select,
+    SmallInteger,
     String,
     Subquery,
     and_,
@@ -57,7 +60,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dispatch.privacy.policy import Policy, negate
-from dispatch.register.models import Member, PurchaseSummary, RestaurantVisit, WebInterest
+from dispatch.register import rollups
+from dispatch.register.models import MemberFacts, PurchaseSummary, RestaurantVisit, WebInterest
 from dispatch.segmenting import tree
 from dispatch.segmenting.references import RESTAURANT, Catalog, catalog_problems
 
@@ -75,6 +79,13 @@ def months_back(as_of: dt.date, months: int) -> dt.date:
 def _lit(value: Any, type_: Any) -> ColumnElement[Any]:
     # Rendered into the SQL text at execution, so plans see the value (see above).
     return literal(value, type_, literal_execute=True)
+
+
+def _total(columns: list[ColumnElement[int]]) -> ColumnElement[int]:
+    total = columns[0]
+    for column in columns[1:]:
+        total = total + column
+    return total
 
 
 def _ids(values: list[int]) -> Any:
@@ -117,30 +128,66 @@ class _Compiler:
         having: list[ColumnElement[bool]],
         *,
         conjunct: bool,
+        one_per_member: bool = False,
     ) -> ColumnElement[bool]:
         """``subquery`` selects ``member_id`` rows; ``having``: conditions on their
-        per-member sums (none: any row will do)."""
+        per-member sums (none: any row will do); ``one_per_member``: it selects each
+        member at most once already."""
         member_id = subquery.selected_columns.member_id
         if having:
             subquery = subquery.group_by(member_id).having(and_(*having))
         if conjunct:
-            return Member.id.in_(subquery)
+            return MemberFacts.id.in_(subquery)
         if self.joined is None:
             derived = subquery.subquery("behaviour")
-            return exists().where(derived.c.member_id == Member.id)
-        if not having:  # one row per member, so the outer join repeats no member
+            return exists().where(derived.c.member_id == MemberFacts.id)
+        if not having and not one_per_member:  # so the outer join repeats no member
             subquery = subquery.group_by(member_id)
         derived = subquery.subquery(f"behaviour_{len(self.joined) + 1}")
         self.joined.append(derived)
         return derived.c.member_id.is_not(None)
 
+    def _rollup_slots(self, start: dt.date) -> list[int]:
+        """The rollup slots of the months from ``start`` to the as-of month, or none
+        when the rollups do not hold all of them (then the summaries are read)."""
+        window = self.catalog.rollup_months
+        if not window or start < window[0]:
+            return []
+        end = months_back(self.as_of, 0)
+        return [slot for slot, month in enumerate(window) if start <= month <= end]
+
+    def _purchased_from_rollups(
+        self, c: tree.Purchased, slots: list[int], *, conjunct: bool
+    ) -> ColumnElement[bool]:
+        """The criterion on the group's rollup row: one row per buyer, no grouping."""
+        r = rollups.ROLLUPS
+        group = self.catalog.groups[c.group.value].id
+        months = sum(1 << slot for slot in slots)
+        sub = select(r.c.member_id).where(
+            r.c.product_group_id == _lit(group, SmallInteger),
+            # Some row in the months: what "purchased" means without a minimum.
+            r.c.months.op("&")(_lit(months, Integer)) != 0,
+        )
+        if c.min_amount is not None:
+            # Amounts are whole cents, so >= x euros is >= ceil(100 x) cents.
+            cents = math.ceil(c.min_amount * 100)
+            sub = sub.where(_total(rollups.amount_columns(slots)) >= _lit(cents, BigInteger))
+        if c.min_count is not None:
+            sub = sub.where(_total(rollups.count_columns(slots)) >= _lit(c.min_count, BigInteger))
+        return self._member_in(sub, [], conjunct=conjunct, one_per_member=True)
+
     def criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
         as_of = self.as_of
         if isinstance(c, tree.Purchased):
+            ids = self.catalog.group_ids(c.group)  # refuses special-category groups
+            start = months_back(as_of, c.within_months)
+            slots = self._rollup_slots(start)
+            if slots:
+                return self._purchased_from_rollups(c, slots, conjunct=conjunct)
             ps = PurchaseSummary
             sub = select(ps.member_id).where(
-                ps.product_group_id.in_(_ids(self.catalog.group_ids(c.group))),
-                ps.month >= _lit(months_back(as_of, c.within_months), Date),
+                ps.product_group_id.in_(_ids(ids)),
+                ps.month >= _lit(start, Date),
                 ps.month <= _lit(as_of, Date),
             )
             having = []
@@ -175,41 +222,42 @@ class _Compiler:
     def attribute(self, c: tree.Criterion) -> ColumnElement[bool]:
         """A criterion on the member row itself (all of them NULL-free)."""
         year = self.as_of.year
+        m = MemberFacts
         parts: list[ColumnElement[bool]]
         if isinstance(c, tree.Age):
             # Age is counted in whole years from the birth year to the as-of year.
-            parts = [Member.birth_year.is_not(None)]
+            parts = [m.birth_year.is_not(None)]
             if c.min is not None:
-                parts.append(Member.birth_year <= _lit(year - c.min, Integer))
+                parts.append(m.birth_year <= _lit(year - c.min, Integer))
             if c.max is not None:
-                parts.append(Member.birth_year >= _lit(year - c.max, Integer))
+                parts.append(m.birth_year >= _lit(year - c.max, Integer))
             return and_(*parts)
         if isinstance(c, tree.LanguageIs):
-            return Member.language == _lit(c.language.value, String)
+            return m.language == _lit(c.language.value, String)
         if isinstance(c, tree.Region):
             values = [n.value for n in c.names]
-            return and_(Member.region.is_not(None), Member.region.in_(_strs(values)))
+            return and_(m.region.is_not(None), m.region.in_(_strs(values)))
         if isinstance(c, tree.Municipality):
             values = [n.value for n in c.names]
-            return and_(Member.municipality.is_not(None), Member.municipality.in_(_strs(values)))
+            return and_(m.municipality.is_not(None), m.municipality.in_(_strs(values)))
         if isinstance(c, tree.PostcodePrefix):
             # Prefixes are digits only (checked by the parser), so LIKE needs no escaping.
             matches = [
-                Member.postcode == _lit(p, String)
+                m.postcode == _lit(p, String)
                 if len(p) == 5
-                else Member.postcode.like(_lit(p + "%", String))
+                else m.postcode.like(_lit(p + "%", String))
                 for p in c.prefixes
             ]
-            return and_(Member.postcode.is_not(None), or_(*matches))
+            return and_(m.postcode.is_not(None), or_(*matches))
         if isinstance(c, tree.HomeStoreChain):
             stores = self.catalog.store_ids(c.chains)
-            return and_(Member.home_store_id.is_not(None), Member.home_store_id.in_(_ids(stores)))
+            return and_(m.home_store_id.is_not(None), m.home_store_id.in_(_ids(stores)))
         if isinstance(c, tree.MemberSince):
-            parts = [Member.member_since.is_not(None)]
+            parts = [m.member_since.is_not(None)]
             if c.before is not None:
-                parts.append(Member.member_since < _lit(c.before, Date))
+                parts.append(m.member_since < _lit(c.before, Date))
             if c.after is not None:
-                parts.append(Member.member_since > _lit(c.after, Date))
+                parts.append(m.member_since > _lit(c.after, Date))
             return and_(*parts)
         raise TypeError(f"unknown criterion {c!r}")  # pragma: no cover - spec is closed
 
@@ -268,9 +316,9 @@ class CompiledSegment:
         self._criteria = _Compiler(catalog, as_of, joined=joined).node(segment.where)
         # members, outer-joined with the per-member sets that criteria under any or
         # none test (each has one row per member, so every member appears once).
-        self._source: FromClause = Member.__table__
+        self._source: FromClause = MemberFacts.__table__
         for derived in joined:
-            self._source = self._source.outerjoin(derived, derived.c.member_id == Member.id)
+            self._source = self._source.outerjoin(derived, derived.c.member_id == MemberFacts.id)
         self._probe = _Compiler(catalog, as_of)
 
     def selection(self) -> Select[int]:
@@ -293,7 +341,7 @@ class CompiledSegment:
         columns = [
             self._probe.node(leaf, conjunct=False).label(f"c{i}") for i, leaf in enumerate(leaves)
         ]
-        row = session.execute(select(*columns).where(Member.id == member_id)).one()
+        row = session.execute(select(*columns).where(MemberFacts.id == member_id)).one()
         values = {id(leaf): bool(value) for leaf, value in zip(leaves, row, strict=True)}
         _, failure = _first_failure(self.segment.where, values)
         if failure is not None:

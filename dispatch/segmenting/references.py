@@ -12,6 +12,7 @@ a segment that touches a sensitive group, whatever position it is in.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import DispatchError, Problems
+from dispatch.register import rollups
 from dispatch.register.catalog import WEB_CATEGORIES
 from dispatch.register.models import Member, ProductGroup, Store
 from dispatch.segmenting import tree
@@ -54,6 +56,8 @@ class Catalog:
 
     groups: dict[str, GroupRow]
     stores: list[StoreRow]
+    #: The months of the purchase rollups' slots, oldest first (register.rollups).
+    rollup_months: list[dt.date] = field(default_factory=list)
     _children: dict[int, list[GroupRow]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +76,7 @@ class Catalog:
         return cls(
             groups={code: GroupRow(id_, code, parent, bool(s)) for id_, code, parent, s in groups},
             stores=[StoreRow(*row) for row in stores],
+            rollup_months=rollups.window(session),
         )
 
     def subtree(self, group: GroupRow) -> list[GroupRow]:

@@ -22,7 +22,7 @@ from dispatch.cli import run
 from dispatch.db import migrate
 from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
-from dispatch.register import flags
+from dispatch.register import facts, flags
 from dispatch.register.models import Member
 from tests.conftest import PG_SERVER, need_service
 from tests.factories import TEST_SECRET
@@ -213,3 +213,34 @@ def test_upgrade_to_0004_fills_the_contact_flags_of_an_existing_register(fresh_u
         2: (bit("partner_marketing", "post", "refused"), sup["optout_register"] | sup["deceased"]),
         3: (0, 0),
     }
+
+
+def test_upgrade_to_0005_copies_existing_members_into_member_facts(fresh_url: str) -> None:
+    """A register written before member_facts existed gets its copy, then triggers."""
+    migrate.upgrade(fresh_url, "0004")
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO households (id, kind) VALUES (1, 'single')"))
+        conn.execute(
+            text(
+                "INSERT INTO members (id, subject_hash, language, household_id, status,"
+                " address_status, street, postcode, post_town, email, consent_flags)"
+                " VALUES (1, 's-1', 'sv', 1, 'active', 'deliverable', 'Gatan 1', '65100',"
+                " 'VASA', NULL, 6), (2, 's-2', 'fi', 1, 'deceased', 'returned', NULL, NULL,"
+                " NULL, 'a@example.test', 0)"
+            )
+        )
+    engine.dispose()
+
+    migrate.upgrade(fresh_url)
+
+    engine = make_engine(fresh_url)
+    with Session(engine) as s:
+        got = s.execute(
+            text("SELECT id, language, status, consent_flags, reach FROM member_facts ORDER BY id")
+        ).all()
+        assert [tuple(r) for r in got] == [(1, "sv", "active", 6, 1), (2, "fi", "deceased", 0, 2)]
+        s.execute(text("UPDATE members SET email = 'b@example.test' WHERE id = 1"))
+        assert s.execute(text("SELECT reach FROM member_facts WHERE id = 1")).scalar() == 3
+        assert facts.drift(s) == []
+    engine.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.types import Channel, Decision, MemberStatus, Purpose, SuppressionReason
 from dispatch.privacy.policy import Policy, Unit
 from dispatch.register.consent import CAMPAIGN_CHANNELS, CAMPAIGN_PURPOSES, MARKETING_PURPOSES
-from dispatch.register.models import Household, Member
+from dispatch.register.models import Household, Member, MemberFacts
 from tests import factories
 
 AS_OF = dt.date(2025, 6, 15)
@@ -25,7 +25,7 @@ AS_OF = dt.date(2025, 6, 15)
 
 def only(*members: Member) -> ColumnElement[bool]:
     """Criteria matching exactly these members."""
-    return Member.id.in_([m.id for m in members])
+    return MemberFacts.id.in_([m.id for m in members])
 
 
 def evaluate(session: Session, policy: Policy, *members: Member) -> dict[int, str | None]:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from dispatch.register import rollups
 from dispatch.register.models import (
     Member,
     ProductGroup,
@@ -52,9 +54,17 @@ class Register:
     stores: dict[str, Store]
 
 
-@pytest.fixture
-def register(session: Session) -> Register:
-    """Product groups (sensitive: pharmacy and its children, diet under groceries)."""
+@pytest.fixture(params=["rollups", "summaries"])
+def register(request: pytest.FixtureRequest, session: Session) -> Register:
+    """Product groups (sensitive: pharmacy and its children, diet under groceries).
+
+    Twice: with purchases kept in the rollups as the feed keeps them, and with the
+    rollups left empty, so that the compiler reads purchase_summaries instead
+    (what it does for months the rollups do not hold).
+    """
+    session.info["rollups"] = request.param == "rollups"
+    if not session.info["rollups"]:
+        session.execute(delete(rollups.MONTHS))
     groups: dict[str, ProductGroup] = {}
 
     def group(code: str, parent: str | None = None, *, sensitive: bool = False) -> None:
@@ -108,6 +118,8 @@ def buy(
         )
     )
     session.flush()
+    if session.info.get("rollups", True):  # as the purchase feed does
+        rollups.after_purchases(session, [member.id], [month.replace(day=1)])
 
 
 def visit(session: Session, member: Member, store: Store, month: dt.date, visits: int = 1) -> None:

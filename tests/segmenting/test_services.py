@@ -197,7 +197,7 @@ def test_compiled_segment_offers_no_statement_without_the_policy(
     assert public == {"segment", "as_of", "policy", "selection", "waterfall", "trace"}
     for statement in (compiled.selection(), compiled.waterfall()):
         sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
-        for rule in ("members.status", "suppression_flags", "consent_flags", "birth_year"):
+        for rule in ("member_facts.status", "suppression_flags", "consent_flags", "birth_year"):
             assert rule in sql
 
 
