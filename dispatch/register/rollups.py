@@ -35,6 +35,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    FromClause,
     Integer,
     Select,
     case,
@@ -74,13 +75,14 @@ def window(conn: Any) -> list[dt.date]:
     return list(conn.execute(select(MONTHS.c.month).order_by(MONTHS.c.slot)).scalars())
 
 
-def amount_columns(slots: Iterable[int]) -> list[ColumnElement[int]]:
-    return [ROLLUPS.c[f"amount_{i}"] for i in slots]
+def amount_columns(row: FromClause, slots: Iterable[int]) -> list[ColumnElement[int]]:
+    """The cents columns of ``slots`` of ``row`` (``ROLLUPS`` or an alias of it)."""
+    return [row.c[f"amount_{i}"] for i in slots]
 
 
-def count_columns(slots: Iterable[int]) -> list[ColumnElement[int]]:
+def count_columns(row: FromClause, slots: Iterable[int]) -> list[ColumnElement[int]]:
     # Counts are 32-bit per month; their sum over months is taken in 64 bits.
-    return [cast(ROLLUPS.c[f"count_{i}"], BigInteger) for i in slots]
+    return [cast(row.c[f"count_{i}"], BigInteger) for i in slots]
 
 
 def _closure(conn: Any) -> Any:

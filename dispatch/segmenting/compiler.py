@@ -6,18 +6,23 @@ recipients, the per-rule waterfall, and the trace of one member. There is no pub
 way to get the members a segment matches without the policy, which is what
 invariant 2 of ``DESIGN.md`` asks for; :mod:`.services` runs these statements.
 
-Shape of the SQL, chosen for PostgreSQL at 3.7M members and ~70M purchase rows:
+Shape of the SQL, chosen for PostgreSQL at 3.7M members and ~79M purchase rows
+(docs/segments.md has the measurements):
 
+- it reads ``member_facts``, the narrow copy of ``members`` (register.facts);
 - product-group codes (with their descendants), chains and stores are resolved here,
   once, and written into the SQL as literal lists, so the database joins no catalogue
   table and the planner sees the real values (also after psycopg starts preparing a
   statement that runs often, when PostgreSQL could otherwise switch to a generic plan);
-- a behaviour criterion is ``members.id IN (SELECT member_id FROM <summary> WHERE
+- a purchase criterion whose months the rollups hold (register.rollups) is a condition
+  on the member's rollup row of the group, outer-joined once per group however many
+  criteria read it (NULL-free: ``row.member_id IS NOT NULL AND ...``);
+- any other behaviour criterion is ``id IN (SELECT member_id FROM <summary> WHERE
   <key> IN (...) AND month BETWEEN ... [GROUP BY member_id HAVING ...])``: a range
   scan of the covering index ``(key, month, member_id, measures)``, planned as a hash
   semi-join. That holds where the criterion is one of the top-level conjuncts.
 - under ``any`` or ``none`` the same set, grouped to one row per member, is joined to
-  ``members`` with ``LEFT OUTER JOIN`` and the criterion becomes ``set.member_id IS
+  ``member_facts`` with ``LEFT OUTER JOIN`` and the criterion becomes ``set.member_id IS
   NOT NULL``. The set is then computed once and hash-joined, however large it is;
   under ``none`` PostgreSQL turns the ``IS NULL`` into an anti-join. The other forms
   are worse at scale: a correlated ``EXISTS`` runs the subquery once per member
@@ -48,7 +53,6 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     String,
-    Subquery,
     and_,
     bindparam,
     exists,
@@ -64,6 +68,9 @@ from dispatch.register import rollups
 from dispatch.register.models import MemberFacts, PurchaseSummary, RestaurantVisit, WebInterest
 from dispatch.segmenting import tree
 from dispatch.segmenting.references import RESTAURANT, Catalog, catalog_problems
+
+#: A table outer-joined to member_facts, and the join condition.
+Join = tuple[FromClause, ColumnElement[bool]]
 
 
 def months_back(as_of: dt.date, months: int) -> dt.date:
@@ -100,16 +107,19 @@ class _Compiler:
     """Criteria to clauses; ``conjunct``: reached from the root through ``all`` only.
 
     With ``joined`` (a list), behaviour criteria that are not conjuncts are compiled
-    as outer-joined per-member sets, appended there; without it, as correlated
+    as outer-joined per-member sets, and purchase criteria read from the rollups as
+    conditions on the member's outer-joined rollup row of the group; each is appended
+    there as (table, join condition) once. Without it, as correlated
     ``EXISTS`` probes, which is what judging one member wants.
     """
 
     def __init__(
-        self, catalog: Catalog, as_of: dt.date, *, joined: list[Subquery] | None = None
+        self, catalog: Catalog, as_of: dt.date, *, joined: list[Join] | None = None
     ) -> None:
         self.catalog = catalog
         self.as_of = as_of
         self.joined = joined
+        self._rollup_rows: dict[int, FromClause] = {}
 
     def node(self, node: tree.Node, *, conjunct: bool = True) -> ColumnElement[bool]:
         if isinstance(node, tree.Group):
@@ -144,7 +154,7 @@ class _Compiler:
         if not having and not one_per_member:  # so the outer join repeats no member
             subquery = subquery.group_by(member_id)
         derived = subquery.subquery(f"behaviour_{len(self.joined) + 1}")
-        self.joined.append(derived)
+        self.joined.append((derived, derived.c.member_id == MemberFacts.id))
         return derived.c.member_id.is_not(None)
 
     def _rollup_slots(self, start: dt.date) -> list[int]:
@@ -159,22 +169,46 @@ class _Compiler:
     def _purchased_from_rollups(
         self, c: tree.Purchased, slots: list[int], *, conjunct: bool
     ) -> ColumnElement[bool]:
-        """The criterion on the group's rollup row: one row per buyer, no grouping."""
-        r = rollups.ROLLUPS
+        """The criterion on the member's rollup row of the group (at most one)."""
         group = self.catalog.groups[c.group.value].id
-        months = sum(1 << slot for slot in slots)
-        sub = select(r.c.member_id).where(
-            r.c.product_group_id == _lit(group, SmallInteger),
+        if self.joined is None:
+            row: FromClause = rollups.ROLLUPS
+        elif group in self._rollup_rows:
+            row = self._rollup_rows[group]
+        else:
+            # One outer join per group, however many criteria read it: abc-fuel-pensioners
+            # asks "any fuel" and "fuel for 100 euros" of the same row (it read the fuel
+            # rows twice as two sets before).
+            row = self._rollup_rows[group] = rollups.ROLLUPS.alias(f"rollup_{group}")
+            self.joined.append(
+                (
+                    row,
+                    and_(
+                        row.c.member_id == MemberFacts.id,
+                        row.c.product_group_id == _lit(group, SmallInteger),
+                    ),
+                )
+            )
+        parts = [
             # Some row in the months: what "purchased" means without a minimum.
-            r.c.months.op("&")(_lit(months, Integer)) != 0,
-        )
+            row.c.months.op("&")(_lit(sum(1 << slot for slot in slots), Integer)) != 0
+        ]
         if c.min_amount is not None:
             # Amounts are whole cents, so >= x euros is >= ceil(100 x) cents.
             cents = math.ceil(c.min_amount * 100)
-            sub = sub.where(_total(rollups.amount_columns(slots)) >= _lit(cents, BigInteger))
+            parts.append(_total(rollups.amount_columns(row, slots)) >= _lit(cents, BigInteger))
         if c.min_count is not None:
-            sub = sub.where(_total(rollups.count_columns(slots)) >= _lit(c.min_count, BigInteger))
-        return self._member_in(sub, [], conjunct=conjunct, one_per_member=True)
+            count = _lit(c.min_count, BigInteger)
+            parts.append(_total(rollups.count_columns(row, slots)) >= count)
+        if self.joined is None:  # a probe of this member's row
+            return exists().where(
+                row.c.member_id == MemberFacts.id,
+                row.c.product_group_id == _lit(group, SmallInteger),
+                *parts,
+            )
+        # NULL-free: FALSE, not UNKNOWN, for a member without a row; and PostgreSQL
+        # plans the outer join as an inner one where this is a top-level conjunct.
+        return and_(row.c.member_id.is_not(None), *parts)
 
     def criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
         as_of = self.as_of
@@ -312,13 +346,14 @@ class CompiledSegment:
         self.segment = segment
         self.as_of = as_of
         self.policy = Policy(segment.purpose, segment.channel, segment.unit, as_of)
-        joined: list[Subquery] = []
+        joined: list[Join] = []
         self._criteria = _Compiler(catalog, as_of, joined=joined).node(segment.where)
-        # members, outer-joined with the per-member sets that criteria under any or
-        # none test (each has one row per member, so every member appears once).
+        # member_facts, outer-joined with the per-member sets that criteria under any
+        # or none test and with the rollup rows purchase criteria read (each has at
+        # most one row per member, so every member appears once).
         self._source: FromClause = MemberFacts.__table__
-        for derived in joined:
-            self._source = self._source.outerjoin(derived, derived.c.member_id == MemberFacts.id)
+        for table, on in joined:
+            self._source = self._source.outerjoin(table, on)
         self._probe = _Compiler(catalog, as_of)
 
     def selection(self) -> Select[int]:

@@ -202,7 +202,7 @@ def test_explain_prints_sql_for_the_current_dialect(
     assert plain.code == 0, plain.err
     assert plain.out.startswith("SELECT min(member_facts.id)")
     if session.info["rollups"]:  # the rollups hold these months: one row per buyer
-        assert "FROM purchase_rollups" in plain.out
+        assert "LEFT OUTER JOIN purchase_rollups AS rollup_" in plain.out
         assert "purchase_summaries" not in plain.out
     else:
         assert "purchase_summaries.month >= '2024-12-01'" in plain.out
