@@ -27,7 +27,7 @@ from dispatch.campaigns.snapshot import segment_hash
 from dispatch.campaigns.states import ACTIVE, transition
 from dispatch.creatives import services as creatives
 from dispatch.creatives.models import CreativeStatus
-from dispatch.db.types import utcnow
+from dispatch.db.types import Purpose, utcnow
 from dispatch.errors import InputError, OperationError
 from dispatch.segmenting import services as segments
 
@@ -70,6 +70,15 @@ def create(
     if segment.channel.value != channel:
         raise InputError(
             f"segment {segment.name} is for {segment.channel.value}, not {channel}",
+            where=str(segment_path),
+        )
+    if not owner.house and segment.purpose != Purpose.PARTNER_MARKETING:
+        # Otherwise a partner's letter would go out under the cooperative's own
+        # consent, past the opt-out register and the partner-marketing refusals.
+        raise InputError(
+            f"segment {segment.name} is for {segment.purpose.value}, but {owner.name} is a "
+            "partner, not the cooperative: its campaigns need a partner_marketing segment"
+            f" (if {owner.name} is the cooperative: dispatch partner house {owner.name!r})",
             where=str(segment_path),
         )
     if send_at is not None and send_at.tzinfo is None:

@@ -155,6 +155,7 @@ def group(
 
 #: Which demo partner submits which demo bundle (the cooperative is its own partner).
 DEMO_PARTNERS = {"nordic-air-spring": "Nordic Air", "coop-bicycles": "Osuuskauppa Esimerkki"}
+DEMO_HOUSE = "Osuuskauppa Esimerkki"
 DEMO_ACTOR = "demo.campaign-manager"
 
 
@@ -165,7 +166,9 @@ def _creatives(engine: Engine, folder: Path, out: Path, secret: str) -> list[dic
         partner_name = DEMO_PARTNERS.get(path.name, "Demo Partner")
         with session_scope(engine) as session:
             if partner_name not in {p.name for p in creatives.list_partners(session)}:
-                creatives.create_partner(session, partner_name)
+                creatives.create_partner(session, partner_name, house=partner_name == DEMO_HOUSE)
+            elif partner_name == DEMO_HOUSE:  # a register made before partners had the mark
+                creatives.mark_house(session, partner_name)
             bundle = load_bundle(path)
             same = [
                 v

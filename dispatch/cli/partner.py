@@ -20,22 +20,54 @@ def group() -> None:
 
 
 def _doc(partner: Partner) -> dict[str, object]:
-    return {"id": partner.id, "name": partner.name, "created_at": partner.created_at.isoformat()}
+    return {
+        "id": partner.id,
+        "name": partner.name,
+        "house": partner.house,
+        "created_at": partner.created_at.isoformat(),
+    }
 
 
 @group.command("create")
 @click.argument("name")
+@click.option(
+    "--house",
+    is_flag=True,
+    help="NAME is the cooperative itself: its campaigns may use own-marketing segments.",
+)
 @json_option
 @pass_app
-def create(app: AppContext, name: str, as_json: bool) -> None:
-    """Register a partner called NAME (unique)."""
+def create(app: AppContext, name: str, house: bool, as_json: bool) -> None:
+    """Register a partner called NAME (unique).
+
+    Campaigns of a partner that is not --house must use partner_marketing segments,
+    so that the partner-marketing consent rules and the opt-out register apply.
+    """
     with session_scope(app.engine()) as session:
-        partner = services.create_partner(session, name)
+        partner = services.create_partner(session, name, house=house)
         doc = _doc(partner)
     if as_json:
         emit_json(doc)
     else:
-        click.echo(f"partner {doc['id']}: {doc['name']}")
+        click.echo(f"partner {doc['id']}: {doc['name']}" + (" (the cooperative)" if house else ""))
+
+
+@group.command("house")
+@click.argument("name")
+@json_option
+@pass_app
+def house(app: AppContext, name: str, as_json: bool) -> None:
+    """Mark the existing partner NAME as the cooperative itself.
+
+    For a register whose partners were made before partners had this mark: until
+    then its own-marketing campaigns are refused like any partner's.
+    """
+    with session_scope(app.engine()) as session:
+        doc = _doc(services.mark_house(session, name))
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"partner {doc['id']}: {doc['name']} (the cooperative)")
 
 
 @group.command("list")
@@ -51,4 +83,5 @@ def list_(app: AppContext, as_json: bool) -> None:
     if not docs:
         click.echo("no partners yet: add one with `dispatch partner create NAME`")
     for doc in docs:
-        click.echo(f"{doc['id']:>5}  {doc['name']}")
+        house = "  (the cooperative)" if doc["house"] else ""
+        click.echo(f"{doc['id']:>5}  {doc['name']}{house}")

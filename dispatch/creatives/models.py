@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     event,
+    false,
     inspect,
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
@@ -45,6 +47,9 @@ class Partner(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
+    # The cooperative itself: only its campaigns may use own-marketing (or any other
+    # non-partner) consent; every other partner's need partner_marketing segments.
+    house: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     creatives: Mapped[list[Creative]] = relationship(back_populates="partner")

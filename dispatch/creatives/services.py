@@ -34,15 +34,23 @@ class ContentChanged(OperationError):
 # --- partners ------------------------------------------------------------------------
 
 
-def create_partner(session: Session, name: str) -> Partner:
-    """Register a partner by its (unique) name."""
+def create_partner(session: Session, name: str, *, house: bool = False) -> Partner:
+    """Register a partner by its (unique) name; ``house``: the cooperative itself."""
     name = name.strip()
     if not _NAME.match(name):
         raise InputError("a partner name is 1-80 characters, no control characters", where="NAME")
     if session.scalar(select(Partner.id).where(Partner.name == name)) is not None:
         raise InputError(f"partner {name!r} exists already", where="NAME")
-    partner = Partner(name=name, created_at=utcnow())
+    partner = Partner(name=name, house=house, created_at=utcnow())
     session.add(partner)
+    session.flush()
+    return partner
+
+
+def mark_house(session: Session, name: str) -> Partner:
+    """Mark the partner ``name`` as the cooperative itself (see :func:`create_partner`)."""
+    partner = get_partner(session, name)
+    partner.house = True
     session.flush()
     return partner
 

@@ -302,7 +302,7 @@ def world(
 
 
 def _approved(session: Session, partner: str, bundle: str) -> int:
-    creatives.create_partner(session, partner)
+    creatives.create_partner(session, partner, house=partner == OWN)
     version = creatives.submit(session, partner, CREATIVES / bundle)
     creatives.approve(session, version.id, "anna")
     return version.id

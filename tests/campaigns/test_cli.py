@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from dispatch.campaigns.models import Campaign
 from dispatch.creatives import services as creatives
@@ -129,6 +129,33 @@ def test_create_refuses_another_partners_creative(cli: Cli, world: World) -> Non
     _one_line_error(result, 2, "--creative", "belongs to another partner")
 
 
+@pytest.mark.parametrize("segment", ["own_post", "own_email"])
+def test_create_refuses_a_partners_campaign_on_an_own_marketing_segment(
+    cli: Cli, world: World, segment: str
+) -> None:
+    """A partner's letter under the cooperative's own consent would skip the opt-out
+    register and every refusal of partner marketing (invariant 2 of DESIGN.md)."""
+    world.add_members(1)
+    channel = segment.split("_")[1]
+    result = cli(
+        "campaign", "create", "--partner", PARTNER, "--creative", str(world.creative[PARTNER]),
+        "--segment", str(world.segments[segment]), "--channel", channel, "--as", "anna",
+    )  # fmt: skip
+    _one_line_error(
+        result, 2, str(world.segments[segment]), "is for own_marketing, but Nordic Air is a partner"
+    )
+    with session_scope(world.engine) as session:
+        assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+    # The same partner, marked as the cooperative, may (the mark is the only difference).
+    assert cli("partner", "house", PARTNER).code == 0
+    again = cli(
+        "campaign", "create", "--partner", PARTNER, "--creative", str(world.creative[PARTNER]),
+        "--segment", str(world.segments[segment]), "--channel", channel, "--as", "anna",
+    )  # fmt: skip
+    assert again.code == 0, again.err
+
+
 def test_create_refuses_a_channel_the_segment_is_not_for(cli: Cli, world: World) -> None:
     world.add_members(1)
     result = cli(
@@ -154,7 +181,7 @@ def test_approve_refuses_an_unapproved_creative(cli: Cli, world: World) -> None:
         pending = creatives.submit(session, "Fuel Oy", CREATIVES / "coop-bicycles").id
     created = cli(
         "campaign", "create", "--partner", "Fuel Oy", "--creative", str(pending),
-        "--segment", str(world.segments["own_post"]), "--channel", "post", "--as", "anna",
+        "--segment", str(world.segments["partner_post"]), "--channel", "post", "--as", "anna",
         "--json",
     )  # fmt: skip
     assert created.code == 0, created.err

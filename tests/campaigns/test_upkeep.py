@@ -134,7 +134,7 @@ def world(
                 s, s.get_one(Member, member_id), Purpose.OWN_MARKETING, Channel.EMAIL,
                 Decision.GRANTED,
             )  # fmt: skip
-        creatives.create_partner(s, PARTNER)
+        creatives.create_partner(s, PARTNER, house=True)
         version = creatives.submit(s, PARTNER, CREATIVE)
         creatives.approve(s, version.id, "anna")
         version_id = version.id

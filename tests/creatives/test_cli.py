@@ -47,6 +47,19 @@ def test_partner_create_and_list(cli: Cli) -> None:
     assert [p["name"] for p in listed.json()] == ["Nordic Air"]  # type: ignore[union-attr]
 
 
+def test_the_cooperative_is_a_partner_marked_as_the_house(cli: Cli) -> None:
+    assert cli("partner", "create", "Nordic Air").code == 0
+    made = cli("partner", "create", "Osuuskauppa", "--house")
+    assert (made.code, made.out.strip()) == (0, "partner 2: Osuuskauppa (the cooperative)")
+    houses = {p["name"]: p["house"] for p in cli("partner", "list", "--json").json()}  # type: ignore[union-attr]
+    assert houses == {"Nordic Air": False, "Osuuskauppa": True}
+
+    assert cli("partner", "house", "Nordic Air").code == 0
+    assert all(p["house"] for p in cli("partner", "list", "--json").json())  # type: ignore[union-attr]
+    missing = cli("partner", "house", "Nobody")
+    assert missing.code == 2 and "no partner named 'Nobody'" in missing.err
+
+
 def test_submit_from_folder_and_zip_makes_versions(cli: Cli, nordic: None, tmp_path: Path) -> None:
     folder = write_dir(tmp_path / "b", valid_files())
     first = cli("creative", "submit", "Nordic Air", str(folder))

@@ -93,7 +93,7 @@ def approved_campaign(engine: Engine, tmp_path: Path, channel: str) -> int:
     segment.write_text(POST_SEGMENT if post else EMAIL_SEGMENT, encoding="utf-8")
     with session_scope(engine) as session:
         if partner not in {p.name for p in creatives.list_partners(session)}:
-            creatives.create_partner(session, partner)
+            creatives.create_partner(session, partner, house=partner == OWN)
         version = creatives.submit(session, partner, bundle)
         creatives.approve(session, version.id, "anna")
         campaign = campaigns.create(
