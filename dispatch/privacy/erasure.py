@@ -5,8 +5,8 @@ What goes and what stays (explained for staff in ``docs/members.md``):
 - **goes**: every identifying column of the member row (:data:`ERASED_COLUMNS`), the
   links to household and home store, and every behaviour row (:data:`BEHAVIOUR`)
   with the purchase rollups derived from them (``member_facts``, the other derived
-  copy, is emptied by its trigger); a household nobody else belongs to is deleted
-  with the link.
+  copy, follows the member row through its trigger); a household nobody else
+  belongs to is deleted with the link.
 - **stays**: the member row itself with ``status = erased`` and its ``subject_hash``;
   a ``Suppression(reason=erased)`` keyed by that hash, so a re-import of the same card
   number from the warehouse feed is suppressed at once; the consent ledger and state

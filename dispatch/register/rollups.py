@@ -28,6 +28,8 @@ of write.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,6 +60,8 @@ from dispatch.register.models import (
     purchase_rollup_months,
     purchase_rollups,
 )
+
+log = logging.getLogger(__name__)
 
 MONTHS = purchase_rollup_months
 ROLLUPS = purchase_rollups
@@ -144,11 +148,12 @@ def _insert(conn: Any, rows: Select[Any]) -> None:
 def rebuild(conn: Any) -> list[dt.date]:
     """Recompute every rollup row, for the 13 months ending with the newest purchase
     month (or the current month when there are no purchases). Returns the window."""
-    newest = conn.execute(select(func.max(PurchaseSummary.month))).scalar()
-    if isinstance(newest, str):  # SQLite without type information in an aggregate
-        newest = dt.date.fromisoformat(newest)
+    newest: dt.date | None = conn.execute(select(func.max(PurchaseSummary.month))).scalar()
     end = newest or month_start(dt.date.today())
     months = [month_start(end, ROLLUP_MONTHS - 1 - i) for i in range(ROLLUP_MONTHS)]
+    # Minutes at millions of members (4.4 min at 3.7M): say so in the log.
+    log.info("rebuilding purchase rollups for %s to %s", months[0], months[-1])
+    started = time.perf_counter()
     conn.execute(delete(ROLLUPS))
     conn.execute(delete(MONTHS))
     conn.execute(insert(MONTHS), [{"slot": i, "month": m} for i, m in enumerate(months)])
@@ -158,6 +163,7 @@ def rebuild(conn: Any) -> list[dt.date]:
     rows = rows.order_by(rows.selected_columns[1], rows.selected_columns[0])
     with bulk.constraints_deferred(_connection(conn), [ROLLUPS], primary_keys=True):
         _insert(conn, rows)
+    log.info("rebuilt purchase rollups in %.1f s", time.perf_counter() - started)
     return months
 
 
