@@ -13,7 +13,9 @@ periodically (from the worker's sweep) and does three things, each idempotent:
 3. **Returned mail**: each report under ``returns/`` names letters by (batch id,
    sequence number). The letter's recipient's address is marked ``returned``, so the
    policy keeps post from them until the feed brings a different address; an
-   :class:`~dispatch.privacy.models.AuditEntry` (actor ``printhouse``) records it. The
+   :class:`~dispatch.privacy.models.AuditEntry` (actor ``printhouse``) records it. A
+   letter handed off before the feed last changed the member's address is only
+   recorded: it came back from the old address, and says nothing about the new. The
    report's processing is recorded in the same transaction, and the report is deleted
    from the outbox after the commit: a crash in between never applies it twice.
 
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 ACTOR = "printhouse"
 #: Audit action on the member whose letter came back.
 RETURNED_ACTION = "member.address_returned"
+#: The same, for a letter to an address the member has since left (not marked).
+RETURNED_BEFORE_MOVE_ACTION = "member.letter_returned_before_move"
 #: Audit action (no member) that records a returns report as processed; its reason
 #: is the report's name.
 REPORT_ACTION = "printhouse.returns_report"
@@ -68,6 +72,8 @@ class UpkeepResult:
     reports: int = 0
     #: Members whose address was marked returned.
     returned: int = 0
+    #: Returned letters sent before the member's address changed (address kept).
+    returned_before_move: int = 0
     #: Reported letters naming a batch the database does not know.
     unknown_batch: int = 0
     #: Reported letters whose sequence number is not a letter of a known batch.
@@ -253,29 +259,34 @@ def _apply(
 ) -> None:
     outbox_ids = sorted({letter.batch_id for letter in letters})
     batches = {
-        outbox_id: (campaign_id, number)
-        for outbox_id, campaign_id, number in session.execute(
-            select(CampaignBatch.outbox_id, CampaignBatch.campaign_id, CampaignBatch.number).where(
-                CampaignBatch.outbox_id.in_(outbox_ids)
-            )
+        outbox_id: (campaign_id, number, handed_off_at)
+        for outbox_id, campaign_id, number, handed_off_at in session.execute(
+            select(
+                CampaignBatch.outbox_id,
+                CampaignBatch.campaign_id,
+                CampaignBatch.number,
+                CampaignBatch.handed_off_at,
+            ).where(CampaignBatch.outbox_id.in_(outbox_ids))
         ).all()
     }
-    marked = unknown_batch = unknown_sequence = 0
+    marked = unknown_batch = unknown_sequence = moved = 0
     for letter in letters:
         found = batches.get(letter.batch_id)
         if found is None:
             unknown_batch += 1
             log.warning("returns report %s: batch %s is not a batch of ours", name, letter.batch_id)
             continue
-        campaign_id, number = found
-        member_id = session.execute(
-            select(CampaignRecipient.member_id).where(
+        campaign_id, number, handed_off_at = found
+        recipient = session.execute(
+            select(CampaignRecipient.member_id, Member.address_changed_at)
+            .join(Member, Member.id == CampaignRecipient.member_id)
+            .where(
                 CampaignRecipient.campaign_id == campaign_id,
                 CampaignRecipient.batch_no == number,
                 CampaignRecipient.sequence_no == letter.sequence_no,
             )
-        ).scalar_one_or_none()
-        if member_id is None:
+        ).one_or_none()
+        if recipient is None:
             unknown_sequence += 1
             log.warning(
                 "returns report %s: batch %s has no letter %s",
@@ -283,6 +294,26 @@ def _apply(
                 letter.batch_id,
                 letter.sequence_no,
             )
+            continue
+        member_id, changed_at = recipient
+        detail = {
+            "campaign_id": campaign_id,
+            "batch": letter.batch_id,
+            "sequence_no": letter.sequence_no,
+            "report": name,
+        }
+        if changed_at is not None and handed_off_at is not None and changed_at > handed_off_at:
+            # The letter went to the address the member had before: the new one is
+            # not known to be wrong, so post keeps going there.
+            audit.record(
+                session,
+                actor=ACTOR,
+                action=RETURNED_BEFORE_MOVE_ACTION,
+                member_id=member_id,
+                reason=letter.reason,
+                detail=detail,
+            )
+            moved += 1
             continue
         session.execute(
             update(Member)
@@ -295,12 +326,7 @@ def _apply(
             action=RETURNED_ACTION,
             member_id=member_id,
             reason=letter.reason,
-            detail={
-                "campaign_id": campaign_id,
-                "batch": letter.batch_id,
-                "sequence_no": letter.sequence_no,
-                "report": name,
-            },
+            detail=detail,
         )
         marked += 1
     audit.record(
@@ -312,11 +338,13 @@ def _apply(
         detail={
             "letters": len(letters),
             "returned": marked,
+            "returned_before_move": moved,
             "unknown_batch": unknown_batch,
             "unknown_sequence": unknown_sequence,
         },
     )
     result.returned += marked
+    result.returned_before_move += moved
     result.unknown_batch += unknown_batch
     result.unknown_sequence += unknown_sequence
     log.info(

@@ -20,7 +20,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus
+from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus, utcnow
 from dispatch.privacy.hashing import subject_hash
 from dispatch.register import catalog, flags, rollups
 from dispatch.register import feed_fields as f
@@ -381,39 +381,40 @@ ADDRESS_FIELDS = ("street", "postcode", "post_town")
 def _readdressed(
     session: Session, updates: dict[frozenset[str], list[dict[str, Any]]]
 ) -> dict[frozenset[str], list[dict[str, Any]]]:
-    """Mark deliverable again the members whose mail came back and whose address changes.
+    """Note the members whose address changes, and mark deliverable again the ones
+    whose mail came back.
 
-    A returned letter marks the address ``returned`` (post stops) "until the address
-    changes": a row that changes street, postcode or post town of such a member, and
-    does not itself give an ``address_status``, sets it back to ``deliverable``.
+    A row that changes street, postcode or post town records when
+    (``address_changed_at``: returned letters handed off before then are about the old
+    address). A returned letter marks the address ``returned`` (post stops) "until
+    the address changes": such a row, if it does not itself give an
+    ``address_status``, sets it back to ``deliverable``.
     """
     candidates = [
-        row
-        for keys, batch in updates.items()
-        if "address_status" not in keys and keys & set(ADDRESS_FIELDS)
-        for row in batch
+        row for keys, batch in updates.items() if keys & set(ADDRESS_FIELDS) for row in batch
     ]
     if not candidates:
         return updates
-    current: dict[int, tuple[Any, ...]] = {}
+    current: dict[int, tuple[bool, tuple[Any, ...]]] = {}
     for chunk in chunks(row["member_id"] for row in candidates):
         current.update(
-            (member_id, tuple(address))
-            for member_id, *address in session.execute(
-                select(Member.id, Member.street, Member.postcode, Member.post_town).where(
-                    Member.id.in_(chunk),
-                    Member.address_status == AddressStatus.RETURNED.value,
-                )
+            (member_id, (status == AddressStatus.RETURNED.value, tuple(address)))
+            for member_id, status, *address in session.execute(
+                select(
+                    Member.id, Member.address_status, Member.street, Member.postcode,
+                    Member.post_town,
+                ).where(Member.id.in_(chunk))
             )
-        )
-    if not current:
-        return updates
+        )  # fmt: skip
+    now = utcnow()
     regrouped: dict[frozenset[str], list[dict[str, Any]]] = {}
     for batch in updates.values():
         for row in batch:
             old = current.get(row["member_id"])
-            if old is not None and "address_status" not in row and _moved(row, old):
-                row = {**row, "address_status": AddressStatus.DELIVERABLE.value}
+            if old is not None and _moved(row, old[1]):
+                row = {**row, "address_changed_at": now}
+                if old[0] and "address_status" not in row:
+                    row["address_status"] = AddressStatus.DELIVERABLE.value
             regrouped.setdefault(frozenset(row), []).append(row)
     return regrouped
 

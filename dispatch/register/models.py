@@ -95,6 +95,9 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(10), default=MemberStatus.ACTIVE)
     address_status: Mapped[str] = mapped_column(String(12), default=AddressStatus.DELIVERABLE)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When the feed last changed street, postcode or post town: a letter handed off
+    # before then that comes back says nothing about the new address.
+    address_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # consent_state and suppressions folded into bits for the policy; a projection
     # kept in step in the same transaction as every write (dispatch.register.flags).
     consent_flags: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -22,7 +22,13 @@ from sqlalchemy.orm import Session
 from dispatch import batchformat as bf
 from dispatch.campaigns import services as campaigns
 from dispatch.campaigns.models import CampaignBatch, CampaignRecipient
-from dispatch.campaigns.upkeep import EXPIRED, REPORT_ACTION, RETURNED_ACTION, upkeep
+from dispatch.campaigns.upkeep import (
+    EXPIRED,
+    REPORT_ACTION,
+    RETURNED_ACTION,
+    RETURNED_BEFORE_MOVE_ACTION,
+    upkeep,
+)
 from dispatch.config import load_settings
 from dispatch.creatives import services as creatives
 from dispatch.db.engine import session_scope
@@ -493,3 +499,40 @@ def test_s3_returns_reports_are_consumed_and_deleted(
         assert upkeep(engine, outbox).reports == 0
     finally:
         server.stop()
+
+
+def test_a_letter_returned_after_the_member_moved_does_not_mark_the_new_address(
+    world: World, tmp_path: Path
+) -> None:
+    campaign_id = world.run("post")
+    outbox_id = world.batch(campaign_id).outbox_id or ""
+    by_seq = {r.sequence_no or 0: m for m, r in world.recipients(campaign_id).items()}
+    mover, stayer = by_seq[1], by_seq[2]
+    with session_scope(world.engine) as s:
+        m = s.get_one(Member, mover)
+        assert m.address_changed_at is None
+        row = f"{m.card_number},{m.first_name},{m.last_name},{m.language}"
+
+    # The warehouse feed brings the mover's new address after the hand-off ...
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    (feed / "members.csv").write_text(
+        "card_number,first_name,last_name,language,street,postcode,post_town\n"
+        f"{row},Uusikatu 5 B 7,33100,TAMPERE\n"
+    )
+    assert import_feed(world.engine, feed, secret_key=TEST_SECRET).ok
+    # ... and then both their letters come back.
+    report_returns(world, [(outbox_id, 1, "moved"), (outbox_id, 2, "moved")])
+    result = upkeep(world.engine, world.outbox)
+
+    assert (result.returned, result.returned_before_move) == (1, 1)
+    assert world.member(mover).address_status == "deliverable"
+    assert world.member(stayer).address_status == "returned"
+    with session_scope(world.engine) as s:
+        noted = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == RETURNED_BEFORE_MOVE_ACTION)
+        ).one()
+        assert (noted.member_id, noted.reason) == (mover, "moved")
+    # Post to the new address goes on; to the returned one it stops.
+    post_again = world.recipients(world.run("post"))
+    assert mover in post_again and stayer not in post_again
