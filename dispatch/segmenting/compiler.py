@@ -79,8 +79,7 @@ def months_back(as_of: dt.date, months: int) -> dt.date:
     Summaries are monthly, so "within N months" is rounded outwards to whole months:
     as of 2025-06-15, within 3 months means March to June 2025.
     """
-    index = as_of.year * 12 + as_of.month - 1 - months
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return rollups.month_start(as_of, months)
 
 
 def _lit(value: Any, type_: Any) -> ColumnElement[Any]:
