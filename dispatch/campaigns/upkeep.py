@@ -296,39 +296,33 @@ def _apply(
             )
             continue
         member_id, changed_at = recipient
-        detail = {
-            "campaign_id": campaign_id,
-            "batch": letter.batch_id,
-            "sequence_no": letter.sequence_no,
-            "report": name,
-        }
-        if changed_at is not None and handed_off_at is not None and changed_at > handed_off_at:
-            # The letter went to the address the member had before: the new one is
-            # not known to be wrong, so post keeps going there.
-            audit.record(
-                session,
-                actor=ACTOR,
-                action=RETURNED_BEFORE_MOVE_ACTION,
-                member_id=member_id,
-                reason=letter.reason,
-                detail=detail,
-            )
-            moved += 1
-            continue
-        session.execute(
-            update(Member)
-            .where(Member.id == member_id)
-            .values(address_status=AddressStatus.RETURNED.value)
+        # A letter handed off before the address changed went to the address the
+        # member had before: the new one is not known to be wrong, so post goes on.
+        before_move = (
+            changed_at is not None and handed_off_at is not None and changed_at > handed_off_at
         )
+        if before_move:
+            moved += 1
+        else:
+            session.execute(
+                update(Member)
+                .where(Member.id == member_id)
+                .values(address_status=AddressStatus.RETURNED.value)
+            )
+            marked += 1
         audit.record(
             session,
             actor=ACTOR,
-            action=RETURNED_ACTION,
+            action=RETURNED_BEFORE_MOVE_ACTION if before_move else RETURNED_ACTION,
             member_id=member_id,
             reason=letter.reason,
-            detail=detail,
+            detail={
+                "campaign_id": campaign_id,
+                "batch": letter.batch_id,
+                "sequence_no": letter.sequence_no,
+                "report": name,
+            },
         )
-        marked += 1
     audit.record(
         session,
         actor=ACTOR,

@@ -155,7 +155,7 @@ def group(
 
 #: Which demo partner submits which demo bundle (the cooperative is its own partner).
 DEMO_PARTNERS = {"nordic-air-spring": "Nordic Air", "coop-bicycles": "Osuuskauppa Esimerkki"}
-DEMO_HOUSE = "Osuuskauppa Esimerkki"
+DEMO_HOUSE = DEMO_PARTNERS["coop-bicycles"]
 DEMO_ACTOR = "demo.campaign-manager"
 
 

@@ -53,17 +53,18 @@ def _present(column: Any) -> ColumnElement[bool]:
     return func.coalesce(column, "") != ""
 
 
-def reach_of(member: type[Member] = Member) -> ColumnElement[int]:
+def reach_of() -> ColumnElement[int]:
     """``reach`` computed from a ``members`` row: what the triggers store."""
 
     def bit(condition: ColumnElement[bool], value: Reach) -> ColumnElement[int]:
         return case((condition, literal(int(value), Integer)), else_=literal(0, Integer))
 
-    address = and_(_present(member.street), _present(member.postcode), _present(member.post_town))
+    m = Member
+    address = and_(_present(m.street), _present(m.postcode), _present(m.post_town))
     return (
         bit(address, Reach.ADDRESS)
-        + bit(_present(member.email), Reach.EMAIL)
-        + bit(_present(member.phone), Reach.PHONE)
+        + bit(_present(m.email), Reach.EMAIL)
+        + bit(_present(m.phone), Reach.PHONE)
     )
 
 
@@ -75,7 +76,7 @@ def drift(session: Session) -> list[int]:
         getattr(f, name).is_distinct_from(getattr(m, name))
         for name in COPIED
     ]
-    differs.append(f.reach.is_distinct_from(reach_of(m)))
+    differs.append(f.reach.is_distinct_from(reach_of()))
     stmt = (
         select(m.id).outerjoin(f, f.id == m.id).where(or_(f.id.is_(None), *differs)).order_by(m.id)
     )

@@ -16,8 +16,8 @@ step in the same transaction as every write:
   in the summaries: the seed calls it, and so does the purchase feed when it brings a
   month past the window, and the catalogue feed, since re-parenting a product group
   moves its purchases to other ancestors;
-- :func:`refresh_members` recomputes the rows of some members: the purchase feed
-  (:func:`after_purchases`) and erasure call it.
+- :func:`after_purchases` recomputes only the rows of the members a purchase feed
+  wrote, when their months are in the window; erasure deletes the member's rows.
 
 The segment compiler reads a criterion from the rollups only when its months lie in
 the window (:func:`dispatch.segmenting.compiler`); otherwise, e.g. "within 24 months",
@@ -172,12 +172,9 @@ def _connection(conn: Any) -> Connection:
     return conn if isinstance(conn, Connection) else conn.connection()
 
 
-def refresh_members(conn: Any, member_ids: Iterable[int]) -> None:
+def _refresh_members(conn: Any, member_ids: Iterable[int]) -> None:
     """Recompute the rollup rows of these members from their purchase summaries."""
     ids = sorted(set(member_ids))
-    if not window(conn):
-        rebuild(conn)
-        return
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         conn.execute(delete(ROLLUPS).where(ROLLUPS.c.member_id.in_(chunk)))
@@ -193,14 +190,15 @@ def after_purchases(conn: Any, member_ids: Iterable[int], months: Sequence[dt.da
     if not current or empty or (months and max(months) > current[-1]):
         rebuild(conn)
     else:
-        refresh_members(conn, member_ids)
+        _refresh_members(conn, member_ids)
 
 
 def drift(conn: Any) -> int:
     """How many rollup rows are missing, extra or different from the summaries."""
     # Rows are unique per (member, group), so EXCEPT (SQLite has no EXCEPT ALL) will do.
-    missing = except_(_aggregate(conn), select(*ROLLUPS.c)).subquery()
-    extra = except_(select(*ROLLUPS.c), _aggregate(conn)).subquery()
+    computed = _aggregate(conn)
+    missing = except_(computed, select(*ROLLUPS.c)).subquery()
+    extra = except_(select(*ROLLUPS.c), computed).subquery()
     return int(
         conn.execute(select(func.count()).select_from(missing)).scalar_one()
         + conn.execute(select(func.count()).select_from(extra)).scalar_one()

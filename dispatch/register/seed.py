@@ -75,6 +75,7 @@ DERIVED_TABLES: tuple[Table, ...] = (
     purchase_rollup_months,
     purchase_rollups,
 )
+_ALL_TABLES = (*SEEDED_TABLES, *DERIVED_TABLES)
 #: The tables whose rows make a register "non-empty" (a second seed would collide).
 _OCCUPANCY = (Store, ProductGroup, Household, Member, Suppression)
 
@@ -128,15 +129,15 @@ def seed_register(
             raise OperationError(
                 "the register already has data; pass --replace to empty it and seed again"
             )
-        with bulk.constraints_deferred(conn, (*SEEDED_TABLES, *DERIVED_TABLES)):
+        with bulk.constraints_deferred(conn, _ALL_TABLES):
             if occupied:  # without the secondary indexes, SQLite deletes twice as fast
-                emptied = bulk.empty(conn, [t.name for t in (*SEEDED_TABLES, *DERIVED_TABLES)])
+                emptied = bulk.empty(conn, [t.name for t in _ALL_TABLES])
                 log.info("emptied %s", ", ".join(emptied))
             counts = _load(conn, options, secret_key, progress)
             rollups.rebuild(conn)
         bulk.reset_sequences(conn, SEEDED_TABLES)
-        bulk.analyze(conn, (*SEEDED_TABLES, *DERIVED_TABLES))
-    bulk.vacuum(engine, (*SEEDED_TABLES, *DERIVED_TABLES))
+        bulk.analyze(conn, _ALL_TABLES)
+    bulk.vacuum(engine, _ALL_TABLES)
     elapsed = time.perf_counter() - started
     log.info("seeded %d members in %.1f s", options.members, elapsed)
     return SeedResult(counts=counts, elapsed=elapsed, emptied=emptied)

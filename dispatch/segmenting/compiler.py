@@ -170,24 +170,18 @@ class _Compiler:
     ) -> ColumnElement[bool]:
         """The criterion on the member's rollup row of the group (at most one)."""
         group = self.catalog.groups[c.group.value].id
-        if self.joined is None:
-            row: FromClause = rollups.ROLLUPS
-        elif group in self._rollup_rows:
-            row = self._rollup_rows[group]
-        else:
-            # One outer join per group, however many criteria read it: abc-fuel-pensioners
-            # asks "any fuel" and "fuel for 100 euros" of the same row (it read the fuel
-            # rows twice as two sets before).
-            row = self._rollup_rows[group] = rollups.ROLLUPS.alias(f"rollup_{group}")
-            self.joined.append(
-                (
-                    row,
-                    and_(
-                        row.c.member_id == MemberFacts.id,
-                        row.c.product_group_id == _lit(group, SmallInteger),
-                    ),
-                )
+        # One outer join per group, however many criteria read it: abc-fuel-pensioners
+        # asks "any fuel" and "fuel for 100 euros" of the same row (it read the fuel
+        # rows twice as two sets before). A probe reads the table itself.
+        row = self._rollup_rows.get(group)
+        if row is None:
+            row = (
+                rollups.ROLLUPS if self.joined is None else rollups.ROLLUPS.alias(f"rollup_{group}")
             )
+        on = and_(
+            row.c.member_id == MemberFacts.id,
+            row.c.product_group_id == _lit(group, SmallInteger),
+        )
         parts = [
             # Some row in the months: what "purchased" means without a minimum.
             row.c.months.op("&")(_lit(sum(1 << slot for slot in slots), Integer)) != 0
@@ -200,11 +194,10 @@ class _Compiler:
             count = _lit(c.min_count, BigInteger)
             parts.append(_total(rollups.count_columns(row, slots)) >= count)
         if self.joined is None:  # a probe of this member's row
-            return exists().where(
-                row.c.member_id == MemberFacts.id,
-                row.c.product_group_id == _lit(group, SmallInteger),
-                *parts,
-            )
+            return exists().where(on, *parts)
+        if group not in self._rollup_rows:
+            self._rollup_rows[group] = row
+            self.joined.append((row, on))
         # NULL-free: FALSE, not UNKNOWN, for a member without a row; and PostgreSQL
         # plans the outer join as an inner one where this is a top-level conjunct.
         return and_(row.c.member_id.is_not(None), *parts)
