@@ -4,8 +4,9 @@ What goes and what stays (explained for staff in ``docs/members.md``):
 
 - **goes**: every identifying column of the member row (:data:`ERASED_COLUMNS`), the
   links to household and home store, and every behaviour row (:data:`BEHAVIOUR`)
-  with the purchase rollups derived from them (``member_facts``, the other derived
-  copy, follows the member row through its trigger); a household nobody else
+  with the purchase rollups derived from them and the member's activity bits
+  (``member_facts``, the other derived copy, follows the member row through its
+  trigger; :mod:`dispatch.register.activity` is refreshed); a household nobody else
   belongs to is deleted with the link.
 - **stays**: the member row itself with ``status = erased`` and its ``subject_hash``;
   a ``Suppression(reason=erased)`` keyed by that hash, so a re-import of the same card
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.types import MemberStatus, SuppressionReason, utcnow
 from dispatch.privacy import audit
 from dispatch.privacy.models import Suppression
+from dispatch.register import activity
 from dispatch.register.models import (
     Household,
     Member,
@@ -115,6 +117,7 @@ def erase_member(session: Session, member_id: int, *, actor: str, reason: str | 
         deleted[model.__tablename__] = result.rowcount
     # Derived from the purchases just deleted, so not counted as data of its own.
     session.execute(delete(purchase_rollups).where(purchase_rollups.c.member_id == member.id))
+    activity.refresh(session, [member.id])  # which behaviour they had: none now
 
     household_id = member.household_id
     for column in ERASED_COLUMNS:

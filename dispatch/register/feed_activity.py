@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.privacy.hashing import subject_hash
 from dispatch.privacy.models import Suppression
-from dispatch.register import catalog, consent, flags, rollups
+from dispatch.register import activity, catalog, consent, flags, rollups
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
 from dispatch.register.feed_files import (
@@ -103,6 +103,7 @@ class RestaurantVisitsFile(MemberRows):
         latest = last_per_key(kept, lambda r: tuple(r[k] for k in key))
         values = [{k: r[k] for k in (*key, "visits")} for _, r in latest]
         upsert(session, table_of(RestaurantVisit), values, key)
+        activity.refresh(session, [v["member_id"] for v in values])
         out.loaded = len(kept)
         return out
 
@@ -125,6 +126,7 @@ class WebInterestsFile(MemberRows):
         latest = last_per_key(kept, lambda r: tuple(r[k] for k in key))
         values = [{k: r[k] for k in (*key, "last_seen")} for _, r in latest]
         upsert(session, table_of(WebInterest), values, key)
+        activity.refresh(session, [v["member_id"] for v in values])
         out.loaded = len(kept)
         return out
 

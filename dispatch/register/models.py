@@ -117,12 +117,24 @@ class MemberFacts(Base):
 
     __tablename__ = "member_facts"
 
+    # Fixed-width NOT NULL columns first (migration 0009): PostgreSQL finds a column
+    # at a fixed offset only up to the first NULL or text value of the row, and a
+    # count tests the bits below in every one of the 3.7M rows.
     id: Mapped[int] = mapped_column(
         BigId, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
-    household_id: Mapped[int | None] = mapped_column(BigId)
-    home_store_id: Mapped[int | None] = mapped_column(Integer)
+    # Not copied: which behaviour the member has rows of (dispatch.register.activity),
+    # so that a count drops the members who cannot match before joining them.
+    purchased_groups_0: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    purchased_groups_1: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    consent_flags: Mapped[int] = mapped_column(BigInteger)
+    suppression_flags: Mapped[int] = mapped_column(Integer)
+    activity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Which channels can reach the member: bits of dispatch.register.facts.Reach.
+    reach: Mapped[int] = mapped_column(SmallInteger)
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    home_store_id: Mapped[int | None] = mapped_column(Integer)
+    household_id: Mapped[int | None] = mapped_column(BigId)
     member_since: Mapped[dt.date | None] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(10))
@@ -130,10 +142,6 @@ class MemberFacts(Base):
     region: Mapped[str | None] = mapped_column(String(60))
     municipality: Mapped[str | None] = mapped_column(String(60))
     postcode: Mapped[str | None] = mapped_column(String(5))
-    consent_flags: Mapped[int] = mapped_column(BigInteger)
-    suppression_flags: Mapped[int] = mapped_column(Integer)
-    # Which channels can reach the member: bits of dispatch.register.facts.Reach.
-    reach: Mapped[int] = mapped_column(SmallInteger)
 
 
 class ProductGroup(Base):

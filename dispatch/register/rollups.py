@@ -19,6 +19,8 @@ step in the same transaction as every write:
 - :func:`after_purchases` recomputes only the rows of the members a purchase feed
   wrote, when their months are in the window; erasure deletes the member's rows.
 
+Both also refresh the members' ``purchased_groups_<n>`` bits (:mod:`.activity`).
+
 The segment compiler reads a criterion from the rollups only when its months lie in
 the window (:func:`dispatch.segmenting.compiler`); otherwise, e.g. "within 24 months",
 from the summaries. :func:`drift` compares the two; the tests run it after each kind
@@ -52,7 +54,7 @@ from sqlalchemy import (
     values,
 )
 
-from dispatch.register import bulk
+from dispatch.register import activity, bulk
 from dispatch.register.models import (
     ROLLUP_MONTHS,
     ProductGroup,
@@ -145,9 +147,12 @@ def _insert(conn: Any, rows: Select[Any]) -> None:
     conn.execute(insert(ROLLUPS).from_select(list(ROLLUPS.c.keys()), rows))
 
 
-def rebuild(conn: Any) -> list[dt.date]:
+def rebuild(conn: Any, *, activity_bits: bool = True) -> list[dt.date]:
     """Recompute every rollup row, for the 13 months ending with the newest purchase
-    month (or the current month when there are no purchases). Returns the window."""
+    month (or the current month when there are no purchases). Returns the window.
+
+    ``activity_bits``: refresh the ``member_facts.purchased_groups_<n>`` bits too (False
+    for migration 0006 only, which runs before those columns exist)."""
     newest: dt.date | None = conn.execute(select(func.max(PurchaseSummary.month))).scalar()
     end = newest or month_start(dt.date.today())
     months = [month_start(end, ROLLUP_MONTHS - 1 - i) for i in range(ROLLUP_MONTHS)]
@@ -163,6 +168,8 @@ def rebuild(conn: Any) -> list[dt.date]:
     rows = rows.order_by(rows.selected_columns[1], rows.selected_columns[0])
     with bulk.constraints_deferred(_connection(conn), [ROLLUPS], primary_keys=True):
         _insert(conn, rows)
+    if activity_bits:
+        activity.refresh(conn)
     log.info("rebuilt purchase rollups in %.1f s", time.perf_counter() - started)
     return months
 
@@ -179,6 +186,7 @@ def _refresh_members(conn: Any, member_ids: Iterable[int]) -> None:
         chunk = ids[start : start + _CHUNK]
         conn.execute(delete(ROLLUPS).where(ROLLUPS.c.member_id.in_(chunk)))
         _insert(conn, _aggregate(conn).where(PurchaseSummary.member_id.in_(chunk)))
+        activity.refresh(conn, chunk)
 
 
 def after_purchases(conn: Any, member_ids: Iterable[int], months: Sequence[dt.date]) -> None:

@@ -10,6 +10,9 @@ Shape of the SQL, chosen for PostgreSQL at 3.7M members and ~79M purchase rows
 (docs/segments.md has the measurements):
 
 - it reads ``member_facts``, the narrow copy of ``members`` (register.facts);
+- a behaviour criterion ANDed at the top level is preceded by its activity bit
+  (register.activity), a necessary condition tested in the scan, so that the members
+  who cannot match are dropped before the join that probes every member row;
 - product-group codes (with their descendants), chains and stores are resolved here,
   once, and written into the SQL as literal lists, so the database joins no catalogue
   table and the planner sees the real values (also after psycopg starts preparing a
@@ -64,7 +67,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dispatch.privacy.policy import Policy, negate
-from dispatch.register import rollups
+from dispatch.register import activity, rollups
 from dispatch.register.models import MemberFacts, PurchaseSummary, RestaurantVisit, WebInterest
 from dispatch.segmenting import tree
 from dispatch.segmenting.references import RESTAURANT, Catalog, catalog_problems
@@ -203,6 +206,27 @@ class _Compiler:
         return and_(row.c.member_id.is_not(None), *parts)
 
     def criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
+        clause = self._criterion(c, conjunct=conjunct)
+        bits = self._activity_bits(c)
+        if bits is None or not conjunct or self.joined is None:
+            return clause
+        # A necessary condition on the member's own row, tested in the scan: the
+        # members who cannot match never reach the join (register.activity).
+        return and_(bits, clause)
+
+    def _activity_bits(self, c: tree.Criterion) -> ColumnElement[bool] | None:
+        if isinstance(c, tree.Purchased):
+            # Only a criterion read from the rollups implies a rollup row of the group.
+            if not self._rollup_slots(months_back(self.as_of, c.within_months)):
+                return None
+            return activity.may_have_bought(self.catalog.groups[c.group.value].id)
+        if isinstance(c, tree.Browsed):
+            return activity.may_have_browsed(c.category.value)
+        if isinstance(c, tree.Visited):
+            return activity.may_have_visited()
+        return None
+
+    def _criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
         as_of = self.as_of
         if isinstance(c, tree.Purchased):
             ids = self.catalog.group_ids(c.group)  # refuses special-category groups

@@ -22,7 +22,7 @@ from dispatch.cli import run
 from dispatch.db import migrate
 from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
-from dispatch.register import facts, flags
+from dispatch.register import activity, facts, flags
 from dispatch.register.models import Member
 from tests.conftest import PG_SERVER, need_service
 from tests.factories import TEST_SECRET
@@ -243,4 +243,56 @@ def test_upgrade_to_0005_copies_existing_members_into_member_facts(fresh_url: st
         s.execute(text("UPDATE members SET email = 'b@example.test' WHERE id = 1"))
         assert s.execute(text("SELECT reach FROM member_facts WHERE id = 1")).scalar() == 3
         assert facts.drift(s) == []
+    engine.dispose()
+
+
+def test_upgrade_to_0009_fills_the_activity_bits_of_existing_members(fresh_url: str) -> None:
+    """A register with behaviour rows gets its bits; a member update then keeps them."""
+    migrate.upgrade(fresh_url, "0008")
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO members (id, subject_hash, language, status, address_status,"
+            " consent_flags) VALUES (1, 's-1', 'fi', 'active', 'deliverable', 0),"
+            " (2, 's-2', 'fi', 'active', 'deliverable', 0), (3, 's-3', 'sv', 'active',"
+            " 'deliverable', 0)",
+            "INSERT INTO stores (id, name, chain, kind, municipality, region) VALUES (7,"
+            " 'Rosso Kamppi', 'Rosso',"
+            " 'restaurant', 'Helsinki', 'Uusimaa')",
+            "INSERT INTO product_groups (id, code, name_fi, name_sv, sensitive)"
+            " VALUES (70, 'fuel', 'Polttoaine', 'Bränsle', false)",
+            "INSERT INTO purchase_rollups (member_id, product_group_id, months, "
+            + ", ".join(f"amount_{i}, count_{i}" for i in range(13))
+            + ") VALUES (1, 70, 1, "
+            + ", ".join("0, 0" for _ in range(13))
+            + ")",
+            "INSERT INTO web_interests (member_id, category, last_seen) VALUES"
+            " (1, 'travel', '2025-01-02'), (2, 'bicycles', '2025-01-02')",
+            "INSERT INTO restaurant_visits (member_id, store_id, month, visits) VALUES"
+            " (2, 7, '2025-01-01', 1), (2, 7, '2025-02-01', 3)",
+        ):
+            conn.execute(text(statement))
+    engine.dispose()
+
+    migrate.upgrade(fresh_url)
+
+    engine = make_engine(fresh_url)
+    with Session(engine) as s:
+        got = s.execute(
+            text(
+                "SELECT id, purchased_groups_0, purchased_groups_1, activity FROM member_facts"
+                " ORDER BY id"
+            )
+        ).all()
+        assert activity.group_bit(70) == ("purchased_groups_1", 1 << 7)
+        assert [tuple(r) for r in got] == [
+            (1, 0, 1 << 7, activity.WEB_BITS["travel"]),
+            (2, 0, 0, activity.WEB_BITS["bicycles"] | activity.VISITED),
+            (3, 0, 0, 0),
+        ]
+        assert activity.drift(s) == []
+        s.execute(text("UPDATE members SET language = 'sv' WHERE id = 2"))
+        assert s.execute(text("SELECT activity FROM member_facts WHERE id = 2")).scalar() == (
+            activity.WEB_BITS["bicycles"] | activity.VISITED
+        )
     engine.dispose()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from dispatch.register import rollups
+from dispatch.register import activity, rollups
 from dispatch.register.models import (
     Member,
     ProductGroup,
@@ -129,8 +129,10 @@ def visit(session: Session, member: Member, store: Store, month: dt.date, visits
         )
     )
     session.flush()
+    activity.refresh(session, [member.id])  # as the visits feed does
 
 
 def browse(session: Session, member: Member, category: str, last_seen: dt.date) -> None:
     session.add(WebInterest(member_id=member.id, category=category, last_seen=last_seen))
     session.flush()
+    activity.refresh(session, [member.id])  # as the web-interests feed does

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import DispatchError
-from dispatch.register.models import Household
+from dispatch.register.models import Household, MemberFacts
 from dispatch.segmenting import services
 from dispatch.segmenting.compiler import months_back
 from tests import factories
@@ -114,6 +115,39 @@ def test_browsed_looks_back_the_given_days(session: Session, register: Register)
     found = selected(session, segment("all:\n  - browsed: {category: bicycles, within_days: 90}"))
 
     assert found == {recent.id}
+
+
+def test_a_behaviour_conjunct_first_asks_the_members_activity_bits(
+    session: Session, register: Register
+) -> None:
+    """The bits drop members before the join (register.activity); they never add one.
+
+    Clearing a member's bits (what drift would look like) takes them out of a
+    segment that asks for the behaviour in ``all``, which shows the bits are read;
+    under ``any`` the criterion is read alone, as it is for ``why``.
+    """
+    g = register.groups
+    rider = factories.member(session)
+    baby_buyer = factories.member(session)
+    browse(session, rider, "bicycles", AS_OF)
+    buy(session, baby_buyer, g["diapers"], MAY)
+    riders = segment("all:\n  - browsed: {category: bicycles, within_days: 90}")
+    babies = segment("all:\n  - purchased: {group: baby, within_months: 6}")
+    either = segment(
+        "any:\n  - browsed: {category: bicycles, within_days: 90}\n  - age: {min: 130}"
+    )
+    assert selected(session, riders) == selected(session, either) == {rider.id}
+    assert selected(session, babies) == {baby_buyer.id}
+
+    session.execute(
+        update(MemberFacts).values(activity=0, purchased_groups_0=0, purchased_groups_1=0)
+    )
+
+    assert selected(session, riders) == set()
+    assert selected(session, either) == {rider.id}
+    # Purchases read from the summaries (months the rollups do not hold) have no bits.
+    assert selected(session, babies) == (set() if session.info["rollups"] else {baby_buyer.id})
+    assert services.why(session, riders, rider.id, as_of=AS_OF, actor="test").selected
 
 
 def test_age_is_counted_from_birth_year_to_as_of_year(session: Session, register: Register) -> None:
