@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -206,9 +207,30 @@ def test_count_leaves_the_callers_session_settings_as_it_found_them(
 ) -> None:
     baby_buyers(session, register)
     if session.get_bind().dialect.name != "postgresql":
-        return  # JIT is a PostgreSQL setting; SQLite has nothing to restore
-    before = session.execute(select(func.current_setting("jit"))).scalar_one()
+        return  # JIT and work_mem are PostgreSQL settings; SQLite has nothing to restore
 
-    services.count(session, segment(BABY), as_of=AS_OF)
+    def settings() -> dict[str, str]:
+        return {
+            name: session.execute(select(func.current_setting(name))).scalar_one()
+            for name in services.COUNT_SETTINGS
+        }
 
-    assert session.execute(select(func.current_setting("jit"))).scalar_one() == before
+    before = settings()
+    seen: list[dict[str, str]] = []
+    real_execute = session.execute
+
+    def execute(statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if "rule" in str(statement):  # the waterfall: note the settings it runs with
+            current = [func.current_setting(name) for name in before]
+            seen.append(dict(zip(before, real_execute(select(*current)).one(), strict=True)))
+        return real_execute(statement, *args, **kwargs)
+
+    session.execute = execute  # type: ignore[method-assign]
+    try:
+        services.count(session, segment(BABY), as_of=AS_OF)
+    finally:
+        del session.execute
+
+    assert seen == [{"jit": "off", "work_mem": "32MB"}]
+    assert settings() == before
+    assert before != seen[0]
