@@ -11,6 +11,9 @@ segment in ``segments/`` measures, interleaved so that machine noise hits all al
 - ``compiled``: ``SELECT count(*)`` over the compiled recipients query;
 - ``hand``: a hand-written SQL query selecting the same recipients.
 
+All three run under the PostgreSQL settings ``segment count`` uses
+(``services.COUNT_SETTINGS``: JIT off, work_mem 32 MB).
+
 It checks that ``compiled`` and ``hand`` agree on the count, then prints p50/p95 per
 segment and the ratio compiled/hand, and appends a dated section to bench/RESULTS.md.
 """
@@ -32,7 +35,8 @@ from _database import drop_database, open_database
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from dispatch.register import flags
+from dispatch.register import activity, flags
+from dispatch.register.models import ProductGroup
 from dispatch.register.seed import SeedOptions, seed_register
 from dispatch.segmenting import services
 
@@ -41,7 +45,7 @@ SECRET = "bench-secret-key-0123456789"
 AS_OF = dt.date(2026, 11, 15)
 
 
-def hand_written(as_of: dt.date) -> dict[str, str]:
+def hand_written(as_of: dt.date, groups: dict[str, int]) -> dict[str, str]:
     """Hand-written SQL for each example segment: what a DBA would type into psql.
 
     The policy part is the same for every segment, so it is written once per channel
@@ -86,11 +90,24 @@ def hand_written(as_of: dt.date) -> dict[str, str]:
             parts.append("m.reach & 2 = 2")
         return "\n  AND ".join(parts)
 
-    return baselines_for(as_of, policy)
+    return baselines_for(as_of, policy, groups)
 
 
-def baselines_for(as_of: dt.date, policy: Callable[[str, str], str]) -> dict[str, str]:
-    """One query per file in segments/, written by hand from the YAML."""
+def baselines_for(
+    as_of: dt.date, policy: Callable[[str, str], str], groups: dict[str, int]
+) -> dict[str, str]:
+    """One query per file in segments/, written by hand from the YAML.
+
+    Like the compiled SQL, each behaviour condition is preceded by the member's
+    activity bit (register.activity), as a DBA who knows the schema would write it.
+    """
+
+    def bought(code: str) -> str:
+        column, bit = activity.group_bit(groups[code])
+        return f"m.{column} & {bit} <> 0"
+
+    def did(bit: int) -> str:
+        return f"m.activity & {bit} <> 0"
 
     def month(back: int) -> str:
         index = as_of.year * 12 + as_of.month - 1 - back
@@ -115,24 +132,26 @@ def baselines_for(as_of: dt.date, policy: Callable[[str, str], str]) -> dict[str
         "abc-fuel-pensioners": f"""
 SELECT m.id FROM member_facts m
 WHERE m.birth_year <= {as_of.year - 65}
-  AND m.id IN ({fuel_3m})
+  AND {bought("fuel")} AND m.id IN ({fuel_3m})
   AND (m.home_store_id IN (SELECT id FROM stores WHERE chain = 'ABC')
        OR m.id IN ({fuel_3m} AND {total("amount", 3)} >= 10000))
   AND {policy("partner_marketing", "post")}""",
         "baby-households": f"""
 SELECT min(m.id) AS id FROM member_facts m
-WHERE m.id IN ({rollup("baby", 6)} AND {total("count", 6)} >= 2)
+WHERE {bought("baby")} AND m.id IN ({rollup("baby", 6)} AND {total("count", 6)} >= 2)
   AND {policy("partner_marketing", "post")}
 GROUP BY coalesce(m.household_id, -m.id)""",
         "bicycle-browsers": f"""
 SELECT m.id FROM member_facts m
-WHERE m.id IN (SELECT member_id FROM web_interests WHERE category = 'bicycles'
+WHERE {did(activity.WEB_BITS["bicycles"])}
+  AND m.id IN (SELECT member_id FROM web_interests WHERE category = 'bicycles'
                AND last_seen BETWEEN {today} - 90 AND {today})
   AND m.birth_year <= {as_of.year - 18}
   AND {policy("own_marketing", "email")}""",
         "helsinki-restaurant-regulars": f"""
 SELECT m.id FROM member_facts m
-WHERE m.id IN (SELECT v.member_id FROM restaurant_visits v
+WHERE {did(activity.VISITED)}
+  AND m.id IN (SELECT v.member_id FROM restaurant_visits v
                WHERE v.store_id IN (SELECT id FROM stores WHERE kind = 'restaurant'
                     AND municipality = 'Helsinki'
                     AND chain IN ('Rosso', 'Amarillo', 'Fransmanni', 'Presto', 'Coffee House'))
@@ -141,7 +160,8 @@ WHERE m.id IN (SELECT v.member_id FROM restaurant_visits v
   AND {policy("own_marketing", "post")}""",
         "nordic-air-travellers": f"""
 SELECT m.id FROM member_facts m
-WHERE m.id IN (SELECT member_id FROM web_interests WHERE category = 'travel'
+WHERE {did(activity.WEB_BITS["travel"])}
+  AND m.id IN (SELECT member_id FROM web_interests WHERE category = 'travel'
                AND last_seen BETWEEN {today} - 180 AND {today})
   AND m.birth_year <= {as_of.year - 20}
   AND {policy("partner_marketing", "email")}""",
@@ -212,10 +232,17 @@ Timings = dict[str, list[float]]
 
 def measure(engine: Engine, repeat: int) -> tuple[list[tuple[str, int, Timings]], dict[str, int]]:
     """Every example segment's count, compiled and hand-written query, interleaved."""
-    baselines = hand_written(AS_OF)
     files = sorted((ROOT / "segments").glob("*.yaml"))
     rows = []
     with Session(engine) as session:
+        # All three under the settings `segment count` runs with (JIT off, work_mem):
+        # the same conditions for the compiled and the hand-written SQL.
+        for name, value in services.COUNT_SETTINGS.items():
+            session.execute(select(func.set_config(name, value, False)))
+        groups = {
+            code: id_ for code, id_ in session.execute(select(ProductGroup.code, ProductGroup.id))
+        }
+        baselines = hand_written(AS_OF, groups)
         with engine.connect() as conn:
             sizes = {
                 t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
@@ -295,7 +322,10 @@ def report(
         f"Machine: {os.cpu_count()} cores ({cpu or platform.processor()}), PostgreSQL on 127.0.0.1; shared and noisy.",
         "Register: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; as-of {AS_OF}.",
         "`count` is `dispatch segment count` (the policy waterfall); `compiled` is count(*) over the",
-        "compiled recipients query; `hand` is hand-written SQL for the same recipients, run interleaved.",
+        "compiled recipients query; `hand` is hand-written SQL for the same recipients, run interleaved,",
+        "all three with "
+        + ", ".join(f"{k} = {v}" for k, v in services.COUNT_SETTINGS.items())
+        + ".",
         "",
     ]
     text_ = "\n".join([*header, *lines, ""])

@@ -89,8 +89,17 @@ def web_bit(category: str) -> int:
 
 
 def _any(column: ColumnElement[int], bit: int) -> ColumnElement[bool]:
-    # NULL-free: the columns are NOT NULL.
-    return column.op("&")(literal(bit, BigInteger, literal_execute=True)) != 0
+    """NULL-free (the columns are NOT NULL): ``(column & bit) > 0``, bits being positive.
+
+    Not ``= bit``: PostgreSQL makes an equivalence class of ``expr = constant`` and
+    tests it after every other condition of the scan, so each of the 3.7M rows paid
+    for the policy's tests first (0.38 → 0.50 s for nordic-air-travellers). Not
+    ``<> 0`` either: PostgreSQL estimates it to pass 199 rows in 200, and planned the
+    members who pass as the larger side of the join; ``>`` is estimated at one in
+    three, nearer the truth (a tenth to a third).
+    """
+    value = literal(bit, column.type, literal_execute=True)
+    return column.op("&")(value) > literal(0, column.type, literal_execute=True)
 
 
 def may_have_bought(group_id: int) -> ColumnElement[bool]:
