@@ -52,7 +52,7 @@ from sqlalchemy import (
     update,
 )
 
-from dispatch.register import catalog
+from dispatch.register import bulk, catalog
 from dispatch.register.models import (
     MemberFacts,
     RestaurantVisit,
@@ -162,20 +162,16 @@ def _computed(dialect: str, member_ids: list[int] | None) -> Select[Any]:
     ).group_by(rows.c.member_id)
 
 
-def _dialect(conn: Any) -> str:
-    bind = conn.get_bind() if hasattr(conn, "get_bind") else conn
-    return str(bind.dialect.name)
-
-
 def refresh(conn: Any, member_ids: Iterable[int] | None = None) -> None:
     """Recompute the bits of these members (of every member when None), writing only
     the rows that change. ``conn``: a Session or a Connection."""
+    dialect = bulk.connection_of(conn).dialect.name
     if member_ids is None:
-        _refresh(conn, _dialect(conn), None)
+        _refresh(conn, dialect, None)
         return
     ids = sorted(set(member_ids))
     for start in range(0, len(ids), _CHUNK):
-        _refresh(conn, _dialect(conn), ids[start : start + _CHUNK])
+        _refresh(conn, dialect, ids[start : start + _CHUNK])
 
 
 def _refresh(conn: Any, dialect: str, ids: list[int] | None) -> None:
@@ -203,7 +199,7 @@ def _refresh(conn: Any, dialect: str, ids: list[int] | None) -> None:
 def drift(conn: Any) -> list[int]:
     """Ids of members whose bits differ from their behaviour rows."""
     f = _FACTS
-    computed = _computed(_dialect(conn), None).subquery("computed")
+    computed = _computed(bulk.connection_of(conn).dialect.name, None).subquery("computed")
     differs = (
         select(f.c.id)
         .outerjoin(computed, computed.c.member_id == f.c.id)

@@ -137,6 +137,11 @@ def _begin_sqlite(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def connection_of(conn: Any) -> Connection:
+    """The Connection behind a Session (or the Connection itself)."""
+    return conn if isinstance(conn, Connection) else conn.connection()
+
+
 @contextmanager
 def constraints_deferred(
     conn: Connection, tables: Iterable[Table], *, primary_keys: bool = False

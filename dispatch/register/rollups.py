@@ -38,7 +38,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Connection,
     FromClause,
     Integer,
     Select,
@@ -166,17 +165,12 @@ def rebuild(conn: Any, *, activity_bits: bool = True) -> list[dt.date]:
     # In product-group order, so that a group's rows lie together on disk and a
     # criterion reads a few pages per thousand buyers (see the models' index note).
     rows = rows.order_by(rows.selected_columns[1], rows.selected_columns[0])
-    with bulk.constraints_deferred(_connection(conn), [ROLLUPS], primary_keys=True):
+    with bulk.constraints_deferred(bulk.connection_of(conn), [ROLLUPS], primary_keys=True):
         _insert(conn, rows)
     if activity_bits:
         activity.refresh(conn)
     log.info("rebuilt purchase rollups in %.1f s", time.perf_counter() - started)
     return months
-
-
-def _connection(conn: Any) -> Connection:
-    """The Connection behind a Session (or the Connection itself)."""
-    return conn if isinstance(conn, Connection) else conn.connection()
 
 
 def _refresh_members(conn: Any, member_ids: Iterable[int]) -> None:

@@ -169,10 +169,9 @@ class _Compiler:
         return [slot for slot, month in enumerate(window) if start <= month <= end]
 
     def _purchased_from_rollups(
-        self, c: tree.Purchased, slots: list[int], *, conjunct: bool
+        self, c: tree.Purchased, group: int, slots: list[int]
     ) -> ColumnElement[bool]:
-        """The criterion on the member's rollup row of the group (at most one)."""
-        group = self.catalog.groups[c.group.value].id
+        """The criterion on the member's rollup row of ``group`` (at most one)."""
         # One outer join per group, however many criteria read it: abc-fuel-pensioners
         # asks "any fuel" and "fuel for 100 euros" of the same row (it read the fuel
         # rows twice as two sets before). A probe reads the table itself.
@@ -205,35 +204,28 @@ class _Compiler:
         # plans the outer join as an inner one where this is a top-level conjunct.
         return and_(row.c.member_id.is_not(None), *parts)
 
-    def criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
-        clause = self._criterion(c, conjunct=conjunct)
-        bits = self._activity_bits(c)
-        if bits is None or not conjunct or self.joined is None:
+    def _after_bit(
+        self, bit: ColumnElement[bool], clause: ColumnElement[bool], *, conjunct: bool
+    ) -> ColumnElement[bool]:
+        """``clause`` preceded by the activity bit it implies (register.activity): a
+        necessary condition on the member's own row, tested in the scan, so that the
+        members who cannot match never reach the join. Only for a top-level conjunct
+        of a whole-segment statement; a probe of one member reads the criterion."""
+        if not conjunct or self.joined is None:
             return clause
-        # A necessary condition on the member's own row, tested in the scan: the
-        # members who cannot match never reach the join (register.activity).
-        return and_(bits, clause)
+        return and_(bit, clause)
 
-    def _activity_bits(self, c: tree.Criterion) -> ColumnElement[bool] | None:
-        if isinstance(c, tree.Purchased):
-            # Only a criterion read from the rollups implies a rollup row of the group.
-            if not self._rollup_slots(months_back(self.as_of, c.within_months)):
-                return None
-            return activity.may_have_bought(self.catalog.groups[c.group.value].id)
-        if isinstance(c, tree.Browsed):
-            return activity.may_have_browsed(c.category.value)
-        if isinstance(c, tree.Visited):
-            return activity.may_have_visited()
-        return None
-
-    def _criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
+    def criterion(self, c: tree.Criterion, *, conjunct: bool) -> ColumnElement[bool]:
         as_of = self.as_of
         if isinstance(c, tree.Purchased):
             ids = self.catalog.group_ids(c.group)  # refuses special-category groups
             start = months_back(as_of, c.within_months)
             slots = self._rollup_slots(start)
             if slots:
-                return self._purchased_from_rollups(c, slots, conjunct=conjunct)
+                # Read from the rollups, a match has a rollup row of the group: its bit.
+                group = self.catalog.groups[c.group.value].id
+                clause = self._purchased_from_rollups(c, group, slots)
+                return self._after_bit(activity.may_have_bought(group), clause, conjunct=conjunct)
             ps = PurchaseSummary
             sub = select(ps.member_id).where(
                 ps.product_group_id.in_(_ids(ids)),
@@ -255,10 +247,14 @@ class _Compiler:
                 rv.month <= _lit(as_of, Date),
             )
             if c.min_visits > 1:
-                return self._member_in(
+                clause = self._member_in(
                     sub, [func.sum(rv.visits) >= _lit(c.min_visits, Integer)], conjunct=conjunct
                 )
-            return self._member_in(sub.where(rv.visits >= _lit(1, Integer)), [], conjunct=conjunct)
+            else:
+                clause = self._member_in(
+                    sub.where(rv.visits >= _lit(1, Integer)), [], conjunct=conjunct
+                )
+            return self._after_bit(activity.may_have_visited(), clause, conjunct=conjunct)
         if isinstance(c, tree.Browsed):
             wi = WebInterest
             sub = select(wi.member_id).where(
@@ -266,7 +262,10 @@ class _Compiler:
                 wi.last_seen >= _lit(as_of - dt.timedelta(days=c.within_days), Date),
                 wi.last_seen <= _lit(as_of, Date),
             )
-            return self._member_in(sub, [], conjunct=conjunct)
+            clause = self._member_in(sub, [], conjunct=conjunct)
+            return self._after_bit(
+                activity.may_have_browsed(c.category.value), clause, conjunct=conjunct
+            )
         return self.attribute(c)
 
     def attribute(self, c: tree.Criterion) -> ColumnElement[bool]:

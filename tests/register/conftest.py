@@ -58,3 +58,11 @@ def seeded_engine(
 @pytest.fixture
 def feed_sample() -> Path:
     return Path(__file__).parent / "feed_sample"
+
+
+@pytest.fixture
+def feed_copy(feed_sample: Path, tmp_path: Path) -> Path:
+    """A copy of the sample feed that a test may change."""
+    folder = tmp_path / "feed"
+    shutil.copytree(feed_sample, folder)
+    return folder

@@ -9,7 +9,6 @@ and a bit left behind after erasure would keep a trace of what the member did.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, text, update
@@ -27,12 +26,6 @@ ANNA = "9246000000000011"  # bought baby products, browsed baby, visited a resta
 BERTIL = "9246000000000029"  # bought dairy, browsed bicycles
 CECILIA = "9246000000000037"  # visited a restaurant
 R = rollups.ROLLUPS
-
-
-def _feed(tmp_path: Path) -> Path:
-    folder = tmp_path / "feed"
-    shutil.copytree(Path(__file__).parent / "feed_sample", folder)
-    return folder
 
 
 def _bits(s: Session, card: str) -> tuple[int, int]:
@@ -61,8 +54,8 @@ def test_groups_have_bits_of_their_own_up_to_126() -> None:
     assert activity.group_bit(22) == activity.group_bit(22 + 126)
 
 
-def test_the_feed_sets_the_bits_of_what_each_member_did(engine: Engine, tmp_path: Path) -> None:
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+def test_the_feed_sets_the_bits_of_what_each_member_did(engine: Engine, feed_copy: Path) -> None:
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
 
     with Session(engine) as s:
         assert activity.drift(s) == []
@@ -75,9 +68,9 @@ def test_the_feed_sets_the_bits_of_what_each_member_did(engine: Engine, tmp_path
         assert _bits(s, CECILIA)[1] == activity.VISITED
 
 
-def test_a_member_update_keeps_the_bits(engine: Engine, tmp_path: Path) -> None:
+def test_a_member_update_keeps_the_bits(engine: Engine, feed_copy: Path) -> None:
     """They are not copied from members (on SQLite the copy trigger replaces the row)."""
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
     with Session(engine) as s, s.begin():
         before = _bits(s, ANNA)
         s.execute(update(Member).where(Member.card_number == ANNA).values(birth_year=1950))
@@ -85,8 +78,8 @@ def test_a_member_update_keeps_the_bits(engine: Engine, tmp_path: Path) -> None:
         assert activity.drift(s) == []
 
 
-def test_erasure_clears_the_members_bits(engine: Engine, tmp_path: Path) -> None:
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+def test_erasure_clears_the_members_bits(engine: Engine, feed_copy: Path) -> None:
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
     with Session(engine) as s, s.begin():
         anna = s.scalars(select(Member.id).where(Member.card_number == ANNA)).one()
         erase_member(s, anna, actor="dpo", reason="member asked")
@@ -102,9 +95,9 @@ def test_erasure_clears_the_members_bits(engine: Engine, tmp_path: Path) -> None
 
 
 def test_a_window_move_clears_the_bit_of_purchases_it_leaves_behind(
-    engine: Engine, tmp_path: Path
+    engine: Engine, feed_copy: Path
 ) -> None:
-    folder = _feed(tmp_path)
+    folder = feed_copy
     assert import_feed(engine, folder, secret_key=TEST_SECRET).ok
     for path in folder.iterdir():
         if path.name != "purchases.csv":
@@ -122,9 +115,9 @@ def test_a_window_move_clears_the_bit_of_purchases_it_leaves_behind(
         assert activity.drift(s) == []
 
 
-def test_drift_sees_a_missing_bit(engine: Engine, tmp_path: Path) -> None:
+def test_drift_sees_a_missing_bit(engine: Engine, feed_copy: Path) -> None:
     """The check the other tests rely on can fail."""
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
     with Session(engine) as s:
         s.execute(update(MemberFacts).values(activity=0))
         assert len(activity.drift(s)) == 3

@@ -9,7 +9,6 @@ with triggers; these tests write members every way the product does and check.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, select, text, update
@@ -91,10 +90,9 @@ def test_drift_sees_a_copy_that_disagrees(session: Session) -> None:
 
 
 def test_feed_import_erasure_and_reimport_keep_the_copy_in_step(
-    engine: Engine, tmp_path: Path
+    engine: Engine, feed_copy: Path
 ) -> None:
-    folder = tmp_path / "feed"
-    shutil.copytree(Path(__file__).parent / "feed_sample", folder)
+    folder = feed_copy
     assert import_feed(engine, folder, secret_key=TEST_SECRET).ok
     with Session(engine) as s:
         assert facts.drift(s) == []

@@ -8,7 +8,6 @@ or out of a segment on purchases they no longer have, or miss new ones.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
@@ -25,12 +24,6 @@ ANNA = "9246000000000011"
 R = rollups.ROLLUPS
 
 
-def _feed(tmp_path: Path) -> Path:
-    folder = tmp_path / "feed"
-    shutil.copytree(Path(__file__).parent / "feed_sample", folder)
-    return folder
-
-
 def _row(s: Session, card: str, group: str) -> dict[str, int] | None:
     found = s.execute(
         select(R)
@@ -44,9 +37,9 @@ def _row(s: Session, card: str, group: str) -> dict[str, int] | None:
 
 
 def test_the_feed_rolls_leaf_purchases_up_to_their_ancestors_in_whole_cents(
-    engine: Engine, tmp_path: Path
+    engine: Engine, feed_copy: Path
 ) -> None:
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
 
     with Session(engine) as s:
         assert rollups.drift(s) == 0
@@ -64,9 +57,9 @@ def test_the_feed_rolls_leaf_purchases_up_to_their_ancestors_in_whole_cents(
 
 
 def test_a_newer_month_moves_the_window_and_an_older_one_is_refreshed(
-    engine: Engine, tmp_path: Path
+    engine: Engine, feed_copy: Path
 ) -> None:
-    folder = _feed(tmp_path)
+    folder = feed_copy
     assert import_feed(engine, folder, secret_key=TEST_SECRET).ok
     for name in ("consents.csv", "suppressions.csv", "restaurant_visits.csv", "web_interests.csv"):
         (folder / name).unlink()
@@ -87,9 +80,9 @@ def test_a_newer_month_moves_the_window_and_an_older_one_is_refreshed(
 
 
 def test_moving_a_product_group_moves_its_purchases_to_the_new_parent(
-    engine: Engine, tmp_path: Path
+    engine: Engine, feed_copy: Path
 ) -> None:
-    folder = _feed(tmp_path)
+    folder = feed_copy
     assert import_feed(engine, folder, secret_key=TEST_SECRET).ok
     for path in folder.iterdir():
         if path.name != "product_groups.csv":
@@ -110,8 +103,8 @@ def test_moving_a_product_group_moves_its_purchases_to_the_new_parent(
         assert baby is not None and sum(baby[k] for k in baby if k.startswith("count_")) == 6
 
 
-def test_erasure_removes_the_members_rollups(engine: Engine, tmp_path: Path) -> None:
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+def test_erasure_removes_the_members_rollups(engine: Engine, feed_copy: Path) -> None:
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
     with Session(engine) as s, s.begin():
         anna = s.scalars(select(Member.id).where(Member.card_number == ANNA)).one()
         assert s.execute(select(R.c.product_group_id).where(R.c.member_id == anna)).all()
@@ -122,9 +115,9 @@ def test_erasure_removes_the_members_rollups(engine: Engine, tmp_path: Path) -> 
         assert rollups.drift(s) == 0
 
 
-def test_drift_sees_a_rollup_that_disagrees(engine: Engine, tmp_path: Path) -> None:
+def test_drift_sees_a_rollup_that_disagrees(engine: Engine, feed_copy: Path) -> None:
     """The check the other tests rely on can fail."""
-    assert import_feed(engine, _feed(tmp_path), secret_key=TEST_SECRET).ok
+    assert import_feed(engine, feed_copy, secret_key=TEST_SECRET).ok
     with Session(engine) as s:
         s.execute(update(R).where(R.c.product_group_id == R.c.product_group_id).values(count_12=99))
         assert rollups.drift(s) > 0
