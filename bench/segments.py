@@ -36,6 +36,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from dispatch.register import activity, flags
+from dispatch.register.facts import Reach as R
 from dispatch.register.models import ProductGroup
 from dispatch.register.seed import SeedOptions, seed_register
 from dispatch.segmenting import services
@@ -70,7 +71,6 @@ def hand_written(as_of: dt.date, groups: dict[str, int]) -> dict[str, str]:
         refused = flags.consent_bit(purpose, channel, "refused")
         sup = flags.SUPPRESSION_BITS
         parts = [
-            "m.status = 'active'",
             clear("suppression_flags", sup["erased"], sup["deceased"]),
             f"m.birth_year IS NOT NULL AND m.birth_year <= {adult_year}",
             clear("consent_flags", *objected, refused),
@@ -80,14 +80,16 @@ def hand_written(as_of: dt.date, groups: dict[str, int]) -> dict[str, str]:
             parts.append(f"m.consent_flags & {granted} <> 0")
         if purpose == "partner_marketing" and channel == "post":
             parts.append(clear("suppression_flags", sup["optout_register"]))
+        # reach (register.facts.Reach): active 8; post: a full address 1 that is
+        # deliverable 16; e-mail: an address 2.
         if channel == "post":
             parts += [
-                "m.address_status = 'deliverable'",
-                "m.reach & 1 = 1",  # street, postcode and post town (register.facts)
+                f"m.reach & {R.ACTIVE | R.DELIVERABLE | R.ADDRESS} = "
+                f"{R.ACTIVE | R.DELIVERABLE | R.ADDRESS}",
                 clear("suppression_flags", sup["returned_mail"]),
             ]
         if channel == "email":
-            parts.append("m.reach & 2 = 2")
+            parts.append(f"m.reach & {R.ACTIVE | R.EMAIL} = {R.ACTIVE | R.EMAIL}")
         return "\n  AND ".join(parts)
 
     return baselines_for(as_of, policy, groups)

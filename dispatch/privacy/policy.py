@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
 
-from dispatch.db.types import AddressStatus, Channel, MemberStatus, Purpose, SuppressionReason
+from dispatch.db.types import Channel, Purpose, SuppressionReason
 from dispatch.register import consent, flags
 from dispatch.register.facts import Reach
 from dispatch.register.models import MemberFacts
@@ -104,7 +104,8 @@ def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def _unreachable(by: Reach) -> ColumnElement[bool]:
-    # The contact details are folded into member_facts.reach (register.facts).
+    # The contact details and the two statuses are folded into member_facts.reach
+    # (register.facts).
     return flags.lacks(MemberFacts.reach, int(by))
 
 
@@ -143,13 +144,16 @@ class Policy:
         youngest_adult_year = self.date.year - ADULT_AGE
         born = MemberFacts.birth_year
         rules: list[Rule] = [
-            ("status", MemberFacts.status != MemberStatus.ACTIVE.value),
+            ("status", _unreachable(Reach.ACTIVE)),
             ("suppressed", _suppressed(SuppressionReason.ERASED, SuppressionReason.DECEASED)),
             ("minor", or_(born.is_(None), born > youngest_adult_year)),
         ]
         rules.extend(consent.blocking_clauses(MemberFacts, self.purpose, self.channel))
         rules.append(self._reachability())
         return rules
+
+    def _conditions(self) -> list[ColumnElement[bool]]:
+        return [cond for _, cond in self.rules()]
 
     def rule_names(self) -> list[str]:
         """Every name :meth:`waterfall` may report, in policy order."""
@@ -163,7 +167,7 @@ class Policy:
             return (
                 "address",
                 or_(
-                    MemberFacts.address_status != AddressStatus.DELIVERABLE.value,
+                    _unreachable(Reach.DELIVERABLE),
                     _unreachable(Reach.ADDRESS),
                     _suppressed(SuppressionReason.RETURNED_MAIL),
                 ),
@@ -182,7 +186,7 @@ class Policy:
         ``source``: what ``criteria`` reads, when more than ``members``: ``members``
         outer-joined with sets of at most one row per member (see :data:`MEMBERS`).
         """
-        passes = and_(criteria, *[negate(cond) for _, cond in self.rules()])
+        passes = and_(criteria, *[negate(cond) for cond in self._conditions()])
         if self.unit == Unit.MEMBER:
             return select(MemberFacts.id).select_from(source).where(passes)
         # The lowest member id of each household among those that passed.

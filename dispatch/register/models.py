@@ -130,15 +130,14 @@ class MemberFacts(Base):
     consent_flags: Mapped[int] = mapped_column(BigInteger)
     suppression_flags: Mapped[int] = mapped_column(Integer)
     activity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # Which channels can reach the member: bits of dispatch.register.facts.Reach.
+    # Which channels can reach the member, and whether the member is active and the
+    # address deliverable: bits of dispatch.register.facts.Reach (migration 0010).
     reach: Mapped[int] = mapped_column(SmallInteger)
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     home_store_id: Mapped[int | None] = mapped_column(Integer)
     household_id: Mapped[int | None] = mapped_column(BigId)
     member_since: Mapped[dt.date | None] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(10))
-    address_status: Mapped[str] = mapped_column(String(12))
     region: Mapped[str | None] = mapped_column(String(60))
     municipality: Mapped[str | None] = mapped_column(String(60))
     postcode: Mapped[str | None] = mapped_column(String(5))

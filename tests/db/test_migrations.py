@@ -13,6 +13,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
@@ -237,11 +238,12 @@ def test_upgrade_to_0005_copies_existing_members_into_member_facts(fresh_url: st
     engine = make_engine(fresh_url)
     with Session(engine) as s:
         got = s.execute(
-            text("SELECT id, language, status, consent_flags, reach FROM member_facts ORDER BY id")
+            text("SELECT id, language, consent_flags, reach FROM member_facts ORDER BY id")
         ).all()
-        assert [tuple(r) for r in got] == [(1, "sv", "active", 6, 1), (2, "fi", "deceased", 0, 2)]
+        # reach: address 1, e-mail 2, active 8, deliverable 16 (0010 folded the statuses in)
+        assert [tuple(r) for r in got] == [(1, "sv", 6, 1 + 8 + 16), (2, "fi", 0, 2)]
         s.execute(text("UPDATE members SET email = 'b@example.test' WHERE id = 1"))
-        assert s.execute(text("SELECT reach FROM member_facts WHERE id = 1")).scalar() == 3
+        assert s.execute(text("SELECT reach FROM member_facts WHERE id = 1")).scalar() == 27
         assert facts.drift(s) == []
     engine.dispose()
 
@@ -296,3 +298,53 @@ def test_upgrade_to_0009_fills_the_activity_bits_of_existing_members(fresh_url: 
             activity.WEB_BITS["bicycles"] | activity.VISITED
         )
     engine.dispose()
+
+
+def test_0010_folds_the_statuses_into_reach_and_its_downgrade_puts_them_back(
+    fresh_url: str,
+) -> None:
+    """Both ways keep every member, its activity bits, and working triggers."""
+    migrate.upgrade(fresh_url, "0009")
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO members (id, subject_hash, language, status, address_status,"
+                " street, postcode, post_town, consent_flags) VALUES"
+                " (1, 's-1', 'fi', 'active', 'deliverable', 'Tie 1', '00100', 'HELSINKI', 0),"
+                " (2, 's-2', 'sv', 'deceased', 'returned', 'Gatan 2', '65100', 'VASA', 0)"
+            )
+        )
+        conn.execute(text("UPDATE member_facts SET activity = 5 WHERE id = 2"))
+    engine.dispose()
+
+    def rows(url: str, columns: str) -> list[tuple[object, ...]]:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            got = conn.execute(text(f"SELECT {columns} FROM member_facts ORDER BY id")).all()
+        engine.dispose()
+        return [tuple(r) for r in got]
+
+    migrate.upgrade(fresh_url, "0010")
+    assert rows(fresh_url, "id, reach, activity") == [(1, 1 + 8 + 16, 0), (2, 1, 5)]
+
+    command.downgrade(migrate.alembic_config(fresh_url), "0009")
+    assert rows(fresh_url, "id, status, address_status, reach, activity") == [
+        (1, "active", "deliverable", 1, 0),
+        (2, "deceased", "returned", 1, 5),
+    ]
+
+    migrate.upgrade(fresh_url)
+    engine = make_engine(fresh_url)
+    with Session(engine) as s, s.begin():
+        s.execute(text("UPDATE members SET status = 'active', address_status = 'deliverable'"
+                       " WHERE id = 2"))  # fmt: skip
+        s.execute(
+            text(
+                "INSERT INTO members (id, subject_hash, language, status, address_status,"
+                " consent_flags) VALUES (3, 's-3', 'fi', 'active', 'returned', 0)"
+            )
+        )
+        assert facts.drift(s) == []
+    engine.dispose()
+    assert rows(fresh_url, "id, reach, activity") == [(1, 25, 0), (2, 25, 5), (3, 8, 0)]

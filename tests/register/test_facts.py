@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from dispatch.db.types import AddressStatus, Channel, Purpose
+from dispatch.db.types import AddressStatus, Channel, MemberStatus, Purpose
 from dispatch.privacy.erasure import erase_member
 from dispatch.privacy.policy import Policy
 from dispatch.register import facts
@@ -37,10 +37,15 @@ def test_a_new_member_gets_a_row_with_its_contact_details_folded_into_reach(
     full = member(session)
     no_email = member(session, email=None, phone="")
     no_street = member(session, street="")
+    deceased = member(session, status=MemberStatus.DECEASED.value)
+    returned = member(session, address_status=AddressStatus.RETURNED.value)
 
-    assert _reach(session, full) == Reach.ADDRESS | Reach.EMAIL | Reach.PHONE
-    assert _reach(session, no_email) == Reach.ADDRESS
-    assert _reach(session, no_street) == Reach.EMAIL | Reach.PHONE
+    ok = Reach.ACTIVE | Reach.DELIVERABLE
+    assert _reach(session, full) == ok | Reach.ADDRESS | Reach.EMAIL | Reach.PHONE
+    assert _reach(session, no_email) == ok | Reach.ADDRESS
+    assert _reach(session, no_street) == ok | Reach.EMAIL | Reach.PHONE
+    assert _reach(session, deceased) == _reach(session, full) & ~Reach.ACTIVE
+    assert _reach(session, returned) == _reach(session, full) & ~Reach.DELIVERABLE
     assert facts.drift(session) == []
 
 
@@ -51,7 +56,7 @@ def test_orm_and_core_updates_reach_the_copy_in_the_same_statement(session: Sess
 
     m.street = None
     session.flush()
-    assert _reach(session, m) == Reach.EMAIL | Reach.PHONE
+    assert _reach(session, m) == Reach.ACTIVE | Reach.DELIVERABLE | Reach.EMAIL | Reach.PHONE
     assert Policy(Purpose.OWN_MARKETING, Channel.POST).member_rule(session, m.id) == "address"
 
     session.execute(
@@ -61,12 +66,12 @@ def test_orm_and_core_updates_reach_the_copy_in_the_same_statement(session: Sess
     )
     got = dict(
         session.execute(
-            select(MemberFacts.id, MemberFacts.address_status).where(
+            select(MemberFacts.id, MemberFacts.reach.op("&")(int(Reach.DELIVERABLE))).where(
                 MemberFacts.id.in_([m.id, other.id])
             )
         ).all()
     )
-    assert got == {m.id: "returned", other.id: "returned"}
+    assert got == {m.id: 0, other.id: 0}
     assert Policy(Purpose.OWN_MARKETING, Channel.EMAIL).member_rule(session, other.id) == "minor"
     assert facts.drift(session) == []
 
@@ -103,7 +108,9 @@ def test_feed_import_erasure_and_reimport_keep_the_copy_in_step(
     with Session(engine) as s:
         erased = s.get(MemberFacts, anna.id)
         assert erased is not None
-        assert (erased.status, erased.reach, erased.postcode) == ("erased", 0, None)
+        # Erased: not active, no contact details left; still "deliverable" (no mail
+        # came back), which reaches nobody without an address.
+        assert (erased.reach, erased.postcode) == (Reach.DELIVERABLE, None)
         assert facts.drift(s) == []
 
     for name in ("consents.csv", "suppressions.csv", "purchases.csv", "restaurant_visits.csv",
@@ -122,5 +129,7 @@ def test_a_seeded_register_and_a_replaced_one_have_their_copy_in_step(engine: En
     with Session(engine) as s:
         assert facts.drift(s) == []
         reaches = set(s.scalars(select(MemberFacts.reach).distinct()))
-        assert {7, 5} <= reaches  # with and without an e-mail address
+        ok = Reach.ACTIVE | Reach.DELIVERABLE | Reach.ADDRESS | Reach.PHONE
+        assert {ok | Reach.EMAIL, ok} <= reaches  # with and without an e-mail address
+        assert any(not r & Reach.ACTIVE for r in reaches)  # the seed has deceased members
         assert s.scalar(select(MemberFacts.id).order_by(MemberFacts.id)) is not None

@@ -198,7 +198,7 @@ def test_compiled_segment_offers_no_statement_without_the_policy(
     assert public == {"segment", "as_of", "policy", "selection", "waterfall", "trace"}
     for statement in (compiled.selection(), compiled.waterfall()):
         sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
-        for rule in ("member_facts.status", "suppression_flags", "consent_flags", "birth_year"):
+        for rule in ("member_facts.reach", "suppression_flags", "consent_flags", "birth_year"):
             assert rule in sql
 
 
@@ -212,7 +212,7 @@ def test_count_leaves_the_callers_session_settings_as_it_found_them(
     def settings() -> dict[str, str]:
         return {
             name: session.execute(select(func.current_setting(name))).scalar_one()
-            for name in services.COUNT_SETTINGS
+            for name in services.SEGMENT_SETTINGS
         }
 
     before = settings()
@@ -231,6 +231,8 @@ def test_count_leaves_the_callers_session_settings_as_it_found_them(
     finally:
         del session.execute
 
-    assert seen == [{"jit": "off", "work_mem": "32MB"}]
+    buffers = session.execute(select(func.current_setting("shared_buffers"))).scalar_one()
+    assert seen == [{"jit": "off", "work_mem": "32MB", "effective_cache_size": buffers}]
     assert settings() == before
     assert before != seen[0]
+
