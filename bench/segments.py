@@ -12,7 +12,8 @@ segment in ``segments/`` measures, interleaved so that machine noise hits all al
 - ``hand``: a hand-written SQL query selecting the same recipients.
 
 All three run under the PostgreSQL settings ``segment count`` uses
-(``services.COUNT_SETTINGS``: JIT off, work_mem 32 MB).
+(``services.SEGMENT_SETTINGS``: JIT off, work_mem 32 MB, effective_cache_size the
+server's shared_buffers), which a campaign snapshot's selection runs with too.
 
 It checks that ``compiled`` and ``hand`` agree on the count, then prints p50/p95 per
 segment and the ratio compiled/hand, and appends a dated section to bench/RESULTS.md.
@@ -216,31 +217,53 @@ def main() -> None:
         "--database", help="database name on the server (default dispatch_bench_<members>)"
     )
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    parser.add_argument(
+        "--workers-per-gather",
+        type=int,
+        help="max_parallel_workers_per_gather for the bench's session, as an operator sets it"
+        " for the database (docs/segments.md: at most the server's cores minus one);"
+        " default: the server's own setting",
+    )
     args = parser.parse_args()
 
     name = args.database or f"dispatch_bench_{args.members}"
     engine, _name = prepare(args.members, args.seed, args.keep, name)
     try:
-        rows, sizes = measure(engine, args.repeat)
+        rows, sizes, settings = measure(engine, args.repeat, args.workers_per_gather)
     finally:
         engine.dispose()
         if args.drop:
             drop_database(name)
-    report(args, rows, sizes)
+    report(args, rows, sizes, settings)
 
 
 Timings = dict[str, list[float]]
 
 
-def measure(engine: Engine, repeat: int) -> tuple[list[tuple[str, int, Timings]], dict[str, int]]:
-    """Every example segment's count, compiled and hand-written query, interleaved."""
+def measure(
+    engine: Engine, repeat: int, workers_per_gather: int | None
+) -> tuple[list[tuple[str, int, Timings]], dict[str, int], dict[str, str]]:
+    """Every example segment's count, compiled and hand-written query, interleaved.
+
+    Returns the rows, the register's table sizes and the PostgreSQL settings in force.
+    """
     files = sorted((ROOT / "segments").glob("*.yaml"))
     rows = []
-    with Session(engine) as session:
-        # All three under the settings `segment count` runs with (JIT off, work_mem):
-        # the same conditions for the compiled and the hand-written SQL.
-        for name, value in services.COUNT_SETTINGS.items():
+    # One connection for the whole run, its session-level settings committed: set
+    # inside the Session's transaction, the rollback after the first segment undid
+    # them, and every later compiled and hand-written query ran with the defaults.
+    with engine.connect() as connection, Session(bind=connection) as session:
+        # All three under the settings `segment count` runs with (SEGMENT_SETTINGS):
+        # the same conditions for the compiled and the hand-written SQL. The workers
+        # per gather as `ALTER DATABASE ... SET` would give every session.
+        settings = services.segment_setting_values(session)
+        if workers_per_gather is not None:
+            settings["max_parallel_workers_per_gather"] = str(workers_per_gather)
+        for name, value in settings.items():
             session.execute(select(func.set_config(name, value, False)))
+        session.commit()
+        shown = [*services.SEGMENT_SETTINGS, "max_parallel_workers_per_gather", "shared_buffers"]
+        in_force = {n: session.execute(select(func.current_setting(n))).scalar_one() for n in shown}
         groups = {
             code: id_ for code, id_ in session.execute(select(ProductGroup.code, ProductGroup.id))
         }
@@ -288,11 +311,17 @@ def measure(engine: Engine, repeat: int) -> tuple[list[tuple[str, int, Timings]]
                     times[key].append(timed(fn)[0])
             rows.append((path.stem, results["count"], times))
             session.rollback()
-    return rows, sizes
+        after = {n: session.execute(select(func.current_setting(n))).scalar_one() for n in shown}
+        if after != in_force:
+            raise SystemExit(f"the settings changed during the run: {in_force} -> {after}")
+    return rows, sizes, in_force
 
 
 def report(
-    args: argparse.Namespace, rows: list[tuple[str, int, Timings]], sizes: dict[str, int]
+    args: argparse.Namespace,
+    rows: list[tuple[str, int, Timings]],
+    sizes: dict[str, int],
+    settings: dict[str, str],
 ) -> None:
     def p(values: list[float], q: float) -> float:
         return (
@@ -320,14 +349,17 @@ def report(
     header = [
         f"### Segments, {dt.date.today().isoformat()}",
         "",
-        f"Command: `.venv/bin/python bench/segments.py --members {args.members} --repeat {args.repeat}`",
+        f"Command: `.venv/bin/python bench/segments.py --members {args.members} --repeat {args.repeat}"
+        + (
+            f" --workers-per-gather {args.workers_per_gather}`"
+            if args.workers_per_gather is not None
+            else "`"
+        ),
         f"Machine: {os.cpu_count()} cores ({cpu or platform.processor()}), PostgreSQL on 127.0.0.1; shared and noisy.",
         "Register: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; as-of {AS_OF}.",
         "`count` is `dispatch segment count` (the policy waterfall); `compiled` is count(*) over the",
         "compiled recipients query; `hand` is hand-written SQL for the same recipients, run interleaved,",
-        "all three with "
-        + ", ".join(f"{k} = {v}" for k, v in services.COUNT_SETTINGS.items())
-        + ".",
+        "all three with " + ", ".join(f"{k} = {v}" for k, v in settings.items()) + ".",
         "",
     ]
     text_ = "\n".join([*header, *lines, ""])

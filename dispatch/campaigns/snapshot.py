@@ -127,11 +127,12 @@ def take_snapshot(
     )
     session.execute(delete(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id))
     session.execute(delete(CampaignBatch).where(CampaignBatch.campaign_id == campaign.id))
-    session.execute(
-        insert(CampaignRecipient).from_select(
-            ["campaign_id", "member_id", "batch_no", "status"], rows
+    with segments.segment_settings(session):
+        session.execute(
+            insert(CampaignRecipient).from_select(
+                ["campaign_id", "member_id", "batch_no", "status"], rows
+            )
         )
-    )
     per_batch = session.execute(
         select(CampaignRecipient.batch_no, func.count())
         .where(CampaignRecipient.campaign_id == campaign.id)

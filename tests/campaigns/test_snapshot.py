@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from dispatch.campaigns import services as cs
 from dispatch.campaigns.models import Campaign, CampaignBatch, CampaignRecipient, CampaignStatus
@@ -180,3 +182,30 @@ def test_frequency_cap_excludes_members_reached_on_the_same_channel_only(
     assert stats is not None
     assert stats["removed_by_frequency_cap"] == 5
     assert stats["frequency_cap"] == 1
+
+
+def test_snapshot_selects_its_recipients_under_the_segment_settings(world: World) -> None:
+    """The INSERT ... SELECT is planned like a count (segments.SEGMENT_SETTINGS)."""
+    chosen = world.add_members(3)
+    cid = world.start()
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("INSERT INTO campaign_recipients"):
+            seen.append(conn.exec_driver_sql("SHOW effective_cache_size").scalar())
+
+    postgres = world.engine.dialect.name == "postgresql"
+    if postgres:
+        event.listen(world.engine, "before_cursor_execute", note)
+    try:
+        assert world.snapshot(cid).failed is None
+    finally:
+        if postgres:
+            event.remove(world.engine, "before_cursor_execute", note)
+
+    assert set(world.recipients(cid)) == set(chosen)
+    if postgres:  # SQLite has no planner settings
+        with world.engine.connect() as conn:
+            buffers = conn.exec_driver_sql("SHOW shared_buffers").scalar()
+            default = conn.exec_driver_sql("SHOW effective_cache_size").scalar()
+        assert seen == [buffers] and buffers != default
