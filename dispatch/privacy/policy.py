@@ -51,6 +51,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     cast as sql_cast,
 )
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping, UnaryExpression
@@ -101,6 +102,36 @@ def negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
         if clause.operator is operators.and_:
             return or_(*parts)
     return not_(clause)
+
+
+def _conjuncts(clause: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """The top-level ANDed conditions of ``clause``."""
+    if isinstance(clause, Grouping):
+        return _conjuncts(cast(ColumnElement[bool], clause.element))
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return [part for sub in clause.clauses for part in _conjuncts(sub)]
+    return [clause]
+
+
+def _distinct(conditions: list[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+    """``conditions`` without repeats, in order (PostgreSQL evaluates each repeat).
+
+    A segment's ``age`` criterion and the ``minor`` rule both say "birth year known and
+    at most N": at 3.7M members, testing it twice in every row cost a few percent.
+    """
+    kept: dict[str, ColumnElement[bool]] = {}
+    for condition in conditions:
+        kept.setdefault(_sql_text(condition), condition)
+    return list(kept.values())
+
+
+def _sql_text(condition: ColumnElement[bool]) -> str:
+    # With the values in the text: a criterion's values are rendered at execution
+    # (literal_execute) and the policy's are bound, so the elements differ as objects.
+    try:
+        return str(condition.compile(compile_kwargs={"literal_binds": True}))
+    except (CompileError, NotImplementedError):  # a value with no literal form: keep it
+        return f"{id(condition)}"
 
 
 def _unreachable(by: Reach) -> ColumnElement[bool]:
@@ -186,7 +217,8 @@ class Policy:
         ``source``: what ``criteria`` reads, when more than ``members``: ``members``
         outer-joined with sets of at most one row per member (see :data:`MEMBERS`).
         """
-        passes = and_(criteria, *[negate(cond) for cond in self._conditions()])
+        negated = [part for cond in self._conditions() for part in _conjuncts(negate(cond))]
+        passes = and_(*_distinct([*_conjuncts(criteria), *negated]))
         if self.unit == Unit.MEMBER:
             return select(MemberFacts.id).select_from(source).where(passes)
         # The lowest member id of each household among those that passed.

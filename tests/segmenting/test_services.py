@@ -236,3 +236,19 @@ def test_count_leaves_the_callers_session_settings_as_it_found_them(
     assert settings() == before
     assert before != seen[0]
 
+
+def test_selection_tests_a_condition_once_when_criteria_and_policy_repeat_it(
+    session: Session, register: Register
+) -> None:
+    """BABY's age criterion and the minor rule say the same of adults: one test in the SQL,
+    and the members selected are those the count says."""
+    people = baby_buyers(session, register)
+    seg = segment(BABY)
+    sql = services.explain(session, seg, as_of=AS_OF)
+    adult = f"member_facts.birth_year <= {AS_OF.year - 18}"
+
+    assert sql.count("member_facts.birth_year IS NOT NULL") == 1
+    assert sql.count(adult) == 1
+    chosen = selected(session, seg)
+    assert people["teen"].id not in chosen and people["mother"].id in chosen
+    assert len(chosen) == services.count(session, seg, as_of=AS_OF).selected
