@@ -83,14 +83,10 @@ def hand_written(as_of: dt.date, groups: dict[str, int]) -> dict[str, str]:
             parts.append(clear("suppression_flags", sup["optout_register"]))
         # reach (register.facts.Reach): active 8; post: a full address 1 that is
         # deliverable 16; e-mail: an address 2.
+        reach = R.ACTIVE | {"post": R.DELIVERABLE | R.ADDRESS, "email": R.EMAIL}.get(channel, 0)
+        parts.append(f"m.reach & {reach} = {reach}")
         if channel == "post":
-            parts += [
-                f"m.reach & {R.ACTIVE | R.DELIVERABLE | R.ADDRESS} = "
-                f"{R.ACTIVE | R.DELIVERABLE | R.ADDRESS}",
-                clear("suppression_flags", sup["returned_mail"]),
-            ]
-        if channel == "email":
-            parts.append(f"m.reach & {R.ACTIVE | R.EMAIL} = {R.ACTIVE | R.EMAIL}")
+            parts.append(clear("suppression_flags", sup["returned_mail"]))
         return "\n  AND ".join(parts)
 
     return baselines_for(as_of, policy, groups)

@@ -183,9 +183,6 @@ class Policy:
         rules.append(self._reachability())
         return rules
 
-    def _conditions(self) -> list[ColumnElement[bool]]:
-        return [cond for _, cond in self.rules()]
-
     def rule_names(self) -> list[str]:
         """Every name :meth:`waterfall` may report, in policy order."""
         names = [name for name, _ in self.rules()]
@@ -217,7 +214,7 @@ class Policy:
         ``source``: what ``criteria`` reads, when more than ``members``: ``members``
         outer-joined with sets of at most one row per member (see :data:`MEMBERS`).
         """
-        negated = [part for cond in self._conditions() for part in _conjuncts(negate(cond))]
+        negated = [part for _, cond in self.rules() for part in _conjuncts(negate(cond))]
         passes = and_(*_distinct([*_conjuncts(criteria), *negated]))
         if self.unit == Unit.MEMBER:
             return select(MemberFacts.id).select_from(source).where(passes)

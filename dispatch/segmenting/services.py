@@ -98,9 +98,20 @@ SEGMENT_SETTINGS: dict[str, str | None] = {
 }
 
 
+def _current(session: Session, names: list[str]) -> dict[str, str]:
+    """The current values of PostgreSQL settings, in one query."""
+    row = session.execute(select(*[func.current_setting(n) for n in names])).one()
+    return dict(zip(names, row, strict=True))
+
+
+def _set(session: Session, values: dict[str, str]) -> None:
+    """Set PostgreSQL settings transaction-locally, in one query."""
+    session.execute(select(*[func.set_config(n, v, True) for n, v in values.items()]))
+
+
 def segment_setting_values(session: Session) -> dict[str, str]:
     """:data:`SEGMENT_SETTINGS` with the server's values filled in (PostgreSQL only)."""
-    shared_buffers = session.execute(select(func.current_setting("shared_buffers"))).scalar_one()
+    shared_buffers = _current(session, ["shared_buffers"])["shared_buffers"]
     return {name: value or shared_buffers for name, value in SEGMENT_SETTINGS.items()}
 
 
@@ -126,15 +137,11 @@ def segment_settings(session: Session) -> Iterator[None]:
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    previous = {
-        name: session.execute(select(func.current_setting(name))).scalar_one()
-        for name in SEGMENT_SETTINGS
-    }
-    for name, value in segment_setting_values(session).items():
-        session.execute(select(func.set_config(name, value, True)))
+    previous = _current(session, [*SEGMENT_SETTINGS, "shared_buffers"])
+    buffers = previous.pop("shared_buffers")
+    _set(session, {name: value or buffers for name, value in SEGMENT_SETTINGS.items()})
     yield
-    for name, value in previous.items():
-        session.execute(select(func.set_config(name, value, True)))
+    _set(session, previous)
 
 
 def count(session: Session, segment: Segment, *, as_of: dt.date | None = None) -> SegmentCount:
