@@ -28,6 +28,7 @@ from dispatch.db.types import Purpose, utcnow
 from dispatch.errors import InputError, OperationError
 from dispatch.register.models import Member
 from dispatch.segmenting import services as segments
+from dispatch.segmenting.compiler import CompiledSegment
 from dispatch.segmenting.spec import parse
 
 #: The frequency cap counts contacts in this many days before the snapshot.
@@ -109,30 +110,39 @@ def take_snapshot(
             f"segment is for {segment.channel.value}, campaign for {campaign.channel}",
             where=campaign.segment_path,
         )
-    count = segments.count(session, segment, as_of=as_of)
-    chosen = segments.selection(session, segment, as_of=as_of).subquery("chosen")
     capped = capped_members(session, campaign, frequency_cap, now).subquery("capped")
     order = (Member.postcode, Member.id) if campaign.channel == "post" else (Member.id,)
     batch_no = (func.row_number().over(order_by=order) - 1) // batch_size
-    rows = (
-        select(
-            literal(campaign.id).label("campaign_id"),
-            Member.id,
-            batch_no.label("batch_no"),
-            literal(RecipientStatus.PENDING.value).label("status"),
-        )
-        .join(chosen, chosen.c.id == Member.id)
-        .outerjoin(capped, capped.c.member_id == Member.id)
-        .where(capped.c.member_id.is_(None))
-    )
-    session.execute(delete(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id))
-    session.execute(delete(CampaignBatch).where(CampaignBatch.campaign_id == campaign.id))
-    with segments.segment_settings(session):
-        session.execute(
-            insert(CampaignRecipient).from_select(
-                ["campaign_id", "member_id", "batch_no", "status"], rows
+
+    def write(compiled: CompiledSegment) -> segments.SegmentCount:
+        # The count and the recipients from one compilation, written again (with
+        # the earlier attempt's rows deleted) when the rollup window moved meanwhile.
+        count = segments.count_compiled(session, compiled)
+        chosen = compiled.selection().subquery("chosen")
+        rows = (
+            select(
+                literal(campaign.id).label("campaign_id"),
+                Member.id,
+                batch_no.label("batch_no"),
+                literal(RecipientStatus.PENDING.value).label("status"),
             )
+            .join(chosen, chosen.c.id == Member.id)
+            .outerjoin(capped, capped.c.member_id == Member.id)
+            .where(capped.c.member_id.is_(None))
         )
+        session.execute(
+            delete(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+        )
+        session.execute(delete(CampaignBatch).where(CampaignBatch.campaign_id == campaign.id))
+        with segments.segment_settings(session):
+            session.execute(
+                insert(CampaignRecipient).from_select(
+                    ["campaign_id", "member_id", "batch_no", "status"], rows
+                )
+            )
+        return count
+
+    count = segments.run_compiled(session, segment, write, as_of=as_of)
     per_batch = session.execute(
         select(CampaignRecipient.batch_no, func.count())
         .where(CampaignRecipient.campaign_id == campaign.id)

@@ -122,6 +122,9 @@ class _Compiler:
         self.as_of = as_of
         self.joined = joined
         self._rollup_rows: dict[int, FromClause] = {}
+        #: Whether some criterion reads the rollups, whose slots stand for the months
+        #: of ``catalog.rollup_months``: the SQL is then right only for that window.
+        self.reads_rollups = False
 
     def node(self, node: tree.Node, *, conjunct: bool = True) -> ColumnElement[bool]:
         if isinstance(node, tree.Group):
@@ -175,6 +178,7 @@ class _Compiler:
         # One outer join per group, however many criteria read it: abc-fuel-pensioners
         # asks "any fuel" and "fuel for 100 euros" of the same row (it read the fuel
         # rows twice as two sets before). A probe reads the table itself.
+        self.reads_rollups = True
         row = self._rollup_rows.get(group)
         if row is None:
             row = (
@@ -362,7 +366,13 @@ class CompiledSegment:
         self.as_of = as_of
         self.policy = Policy(segment.purpose, segment.channel, segment.unit, as_of)
         joined: list[Join] = []
-        self._criteria = _Compiler(catalog, as_of, joined=joined).node(segment.where)
+        compiler = _Compiler(catalog, as_of, joined=joined)
+        self._criteria = compiler.node(segment.where)
+        #: The rollup window the SQL was compiled for (its slots are months of this
+        #: list), or None when no criterion reads the rollups. See :meth:`window_moved`.
+        self.window: list[dt.date] | None = (
+            list(catalog.rollup_months) if compiler.reads_rollups else None
+        )
         # member_facts, outer-joined with the per-member sets that criteria under any
         # or none test and with the rollup rows purchase criteria read (each has at
         # most one row per member, so every member appears once).
@@ -370,6 +380,23 @@ class CompiledSegment:
         for table, on in joined:
             self._source = self._source.outerjoin(table, on)
         self._probe = _Compiler(catalog, as_of)
+
+    def window_moved(self, session: Session) -> bool:
+        """Whether the rollup window is no longer the one this SQL was compiled for.
+
+        A purchase feed that brings a newer month rebuilds the rollups with the window
+        one month on, in its own transaction. If that commits between the compilation
+        (which read the window) and a statement run with this SQL, the statement reads
+        each slot as the month before or after the one meant. Ask this after the
+        statement, in the same session: the window ends at the newest purchase month,
+        which only grows (erasing every member who bought in that month could move it
+        back, at the next rebuild), so when it is unchanged now, the statement saw it
+        unchanged too. :func:`dispatch.segmenting.services.run_compiled` compiles again
+        when it moved.
+        """
+        if self.window is None:
+            return False
+        return rollups.window(session) != self.window
 
     def selection(self) -> Select[int]:
         """The ids of the recipients: criteria AND every policy rule passed."""

@@ -9,16 +9,17 @@ and writes an audit entry in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import DispatchError, InputError, Problems
+from dispatch.errors import DispatchError, InputError, OperationError, Problems
 from dispatch.privacy import audit
 from dispatch.register.services import get_member
 from dispatch.segmenting import spec, tree
@@ -27,6 +28,13 @@ from dispatch.segmenting.references import Catalog, catalog_problems, data_probl
 
 Segment = tree.Segment
 load = spec.load
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: How many times :func:`run_compiled` compiles a segment when the rollup window
+#: keeps moving under it (a window move is a monthly event; twice in a row is not).
+WINDOW_ATTEMPTS = 3
 
 
 def compile_segment(
@@ -38,6 +46,34 @@ def compile_segment(
     special-category (GDPR Art. 9) product group.
     """
     return CompiledSegment(segment, Catalog.load(session), as_of or dt.date.today())
+
+
+def run_compiled(
+    session: Session,
+    segment: Segment,
+    run: Callable[[CompiledSegment], T],
+    *,
+    as_of: dt.date | None = None,
+) -> T:
+    """Compile the segment and return ``run(compiled)``, whose statements must all use
+    that compilation; when the purchase rollup window moved meanwhile (a purchase
+    feed's rebuild committed in between, :meth:`CompiledSegment.window_moved`), its
+    result may mix up months: compile and run again, in the same session.
+
+    ``run`` must be safe to repeat in the caller's transaction (a snapshot deletes
+    what an earlier attempt wrote before it writes).
+    """
+    for _ in range(WINDOW_ATTEMPTS):
+        compiled = compile_segment(session, segment, as_of=as_of)
+        result = run(compiled)
+        if not compiled.window_moved(session):
+            return result
+        log.info("purchase rollup window moved while running %s; compiling again", segment.name)
+    raise OperationError(
+        f"the purchase rollups were rebuilt {WINDOW_ATTEMPTS} times while this ran; "
+        "run it again when the purchase feed is done",
+        where=segment.source,
+    )
 
 
 def check(session: Session | None, path: Path | str) -> list[DispatchError]:
@@ -146,7 +182,12 @@ def segment_settings(session: Session) -> Iterator[None]:
 
 def count(session: Session, segment: Segment, *, as_of: dt.date | None = None) -> SegmentCount:
     """Count the segment in one query: selected, and removed per policy rule."""
-    compiled = compile_segment(session, segment, as_of=as_of)
+    return run_compiled(session, segment, lambda c: count_compiled(session, c), as_of=as_of)
+
+
+def count_compiled(session: Session, compiled: CompiledSegment) -> SegmentCount:
+    """:func:`count` for a compiled segment (inside :func:`run_compiled`)."""
+    segment = compiled.segment
     with segment_settings(session):
         rows = session.execute(compiled.waterfall()).all()
     by_rule: dict[str | None, int] = dict(rows)
@@ -170,7 +211,8 @@ def selection(session: Session, segment: Segment, *, as_of: dt.date | None = Non
     """The statement selecting the recipients' member ids, policy included.
 
     For campaign snapshots (``INSERT ... SELECT``) that must not pull millions of ids
-    into Python; run them under :func:`segment_settings`.
+    into Python; run them under :func:`segment_settings`, and inside
+    :func:`run_compiled` (``compiled.selection()``) where the rollup window may move.
     """
     return compile_segment(session, segment, as_of=as_of).selection()
 
@@ -182,10 +224,20 @@ def member_ids(
     as_of: dt.date | None = None,
     batch_size: int = 10_000,
 ) -> Iterator[int]:
-    """The recipients' member ids in ascending order, streamed in batches."""
-    stmt = selection(session, segment, as_of=as_of).subquery("recipients")
+    """The recipients' member ids in ascending order, streamed in batches.
+
+    The ids cannot be taken back once yielded: if the rollup window moved while they
+    were read, :class:`OperationError` is raised at the end (see :func:`run_compiled`).
+    """
+    compiled = compile_segment(session, segment, as_of=as_of)
+    stmt = compiled.selection().subquery("recipients")
     ordered = select(stmt.c.id).order_by(stmt.c.id).execution_options(yield_per=batch_size)
     yield from session.execute(ordered).scalars()
+    if compiled.window_moved(session):
+        raise OperationError(
+            "the purchase rollups were rebuilt while the recipients were read; run it again",
+            where=segment.source,
+        )
 
 
 Query = Literal["select", "count"]
@@ -262,8 +314,9 @@ def why(
     if not actor.strip():
         raise InputError("an actor is required to look at one member", where="--as")
     get_member(session, member_id)  # exit 1 naming the id when there is none
-    compiled = compile_segment(session, segment, as_of=as_of)
-    failure, rule = compiled.trace(session, member_id)
+    compiled, (failure, rule) = run_compiled(
+        session, segment, lambda c: (c, c.trace(session, member_id)), as_of=as_of
+    )
     result = Why(
         member_id=member_id,
         segment=segment.name,

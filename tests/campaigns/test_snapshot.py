@@ -14,6 +14,7 @@ from dispatch.db.engine import session_scope
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason
 from dispatch.register.models import Member
 from dispatch.segmenting import services as segments
+from dispatch.segmenting.compiler import CompiledSegment
 from tests import factories
 from tests.campaigns.conftest import BATCH_SIZE, OWN, PARTNER, World, segment_text
 
@@ -209,3 +210,37 @@ def test_snapshot_selects_its_recipients_under_the_segment_settings(world: World
             buffers = conn.exec_driver_sql("SHOW shared_buffers").scalar()
             default = conn.exec_driver_sql("SHOW effective_cache_size").scalar()
         assert seen == [buffers] and buffers != default
+
+
+def test_a_snapshot_taken_again_after_a_window_move_keeps_only_the_last_attempt(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # segments.run_compiled writes the snapshot again when the purchase rollup window
+    # moved meanwhile (tests/segmenting/test_services.py has the race itself): the
+    # first attempt's recipients must go, and the count must be the last attempt's.
+    chosen = world.add_members(12)
+    answers = iter([True, False])
+    calls: list[int] = []
+
+    def moved_once(self: CompiledSegment, session: Any) -> bool:
+        calls.append(1)
+        return next(answers)
+
+    monkeypatch.setattr(CompiledSegment, "window_moved", moved_once)
+    cid = world.dispatching()
+
+    assert len(calls) == 2
+    with session_scope(world.engine) as session:
+        campaign = cs.get(session, cid)
+        members = list(
+            session.scalars(
+                select(CampaignRecipient.member_id).where(CampaignRecipient.campaign_id == cid)
+            )
+        )
+        batches = session.scalar(
+            select(func.count()).select_from(CampaignBatch).where(CampaignBatch.campaign_id == cid)
+        )
+        stats = campaign.snapshot_stats
+    assert sorted(members) == sorted(chosen)
+    assert batches == campaign.batch_count == -(-12 // BATCH_SIZE)
+    assert stats is not None and stats["selected"] == stats["snapshot"] == 12

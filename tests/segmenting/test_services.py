@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, MemberStatus, Purpose, SuppressionReason
 from dispatch.errors import InputError, OperationError
 from dispatch.privacy.models import AuditEntry
-from dispatch.register.models import Member
+from dispatch.register import rollups
+from dispatch.register.models import Member, PurchaseSummary
 from dispatch.segmenting import services
 from dispatch.segmenting.compiler import CompiledSegment
 from dispatch.segmenting.references import Catalog
@@ -195,7 +197,17 @@ def test_compiled_segment_offers_no_statement_without_the_policy(
     compiled = CompiledSegment(segment(BABY), Catalog.load(session), AS_OF)
     public = {name for name in dir(compiled) if not name.startswith("_")}
 
-    assert public == {"segment", "as_of", "policy", "selection", "waterfall", "trace"}
+    # The rollup window (months, no members) and whether it moved are public too.
+    assert public == {
+        "segment",
+        "as_of",
+        "policy",
+        "selection",
+        "waterfall",
+        "trace",
+        "window",
+        "window_moved",
+    }
     for statement in (compiled.selection(), compiled.waterfall()):
         sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
         for rule in ("member_facts.reach", "suppression_flags", "consent_flags", "birth_year"):
@@ -252,3 +264,95 @@ def test_selection_tests_a_condition_once_when_criteria_and_policy_repeat_it(
     chosen = selected(session, seg)
     assert people["teen"].id not in chosen and people["mother"].id in chosen
     assert len(chosen) == services.count(session, seg, as_of=AS_OF).selected
+
+
+JUNE = dt.date(2025, 6, 1)
+JULY = dt.date(2025, 7, 1)
+FUEL_IN_JUNE = """
+all:
+  - purchased: {group: fuel, within_months: 1}
+"""
+
+
+class WindowMover:
+    """Wraps ``services.compile_segment``: right after the first compilation, another
+    connection commits a purchase feed's month past the rollup window (July), which
+    moves the window one month on; ``compiled`` keeps every compilation."""
+
+    def __init__(self, engine: Engine, member: Member, fuel: int) -> None:
+        self.original = services.compile_segment
+        self.engine = engine
+        self.member_id, self.fuel = member.id, fuel
+        self.compiled: list[CompiledSegment] = []
+
+    def __call__(self, session: Session, seg: Any, *, as_of: dt.date | None = None) -> Any:
+        compiled = self.original(session, seg, as_of=as_of)
+        self.compiled.append(compiled)
+        if len(self.compiled) == 1:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(PurchaseSummary).values(
+                        member_id=self.member_id,
+                        product_group_id=self.fuel,
+                        month=JULY,
+                        amount=Decimal("30.00"),
+                        count=1,
+                    )
+                )
+                rollups.after_purchases(conn, [self.member_id], [JULY])
+        return compiled
+
+
+@pytest.fixture
+def window_race(
+    engine: Engine, session: Session, register: Register, monkeypatch: pytest.MonkeyPatch
+) -> tuple[WindowMover, dict[str, Member]]:
+    """As of 15 June: ``june`` bought fuel in June, ``july`` buys some in July (in the
+    mover's transaction); "fuel within 1 month" is May and June, so only ``june``."""
+    people = {"june": factories.member(session), "july": factories.member(session)}
+    buy(session, people["june"], register.groups["petrol"], JUNE)
+    session.commit()  # so that the other connection may write (SQLite has one writer)
+    mover = WindowMover(engine, people["july"], register.groups["diesel"].id)
+    monkeypatch.setattr(services, "compile_segment", mover)
+    return mover, people
+
+
+def test_count_compiles_again_when_a_feed_moves_the_rollup_window_meanwhile(
+    session: Session, register: Register, window_race: tuple[WindowMover, dict[str, Member]]
+) -> None:
+    mover, people = window_race
+    seg = segment(FUEL_IN_JUNE)
+    result = services.count(session, seg, as_of=AS_OF)
+    assert result.selected == 1
+    assert selected(session, seg) == {people["june"].id}
+    if not session.info["rollups"]:
+        # Read from the summaries, the SQL does not depend on the window.
+        assert len(mover.compiled) == 2  # the count's, then the selection's
+        return
+    first = mover.compiled[0]
+    assert len(mover.compiled) == 3 and first.window_moved(session)
+    # The race is real: the first compilation, run on the moved window, reads
+    # slot 12 (June when compiled) as July, and counts the July buyer too.
+    stale = session.execute(select(func.count()).select_from(first.selection().subquery()))
+    assert stale.scalar_one() == 2
+
+
+def test_why_judges_with_the_window_it_was_compiled_for(
+    session: Session, register: Register, window_race: tuple[WindowMover, dict[str, Member]]
+) -> None:
+    mover, people = window_race
+    july = people["july"].id
+    result = services.why(session, segment(FUEL_IN_JUNE), july, actor="ops", as_of=AS_OF)
+    assert not result.matched and result.criterion == "where.all[0].purchased"
+    assert len(mover.compiled) == (2 if session.info["rollups"] else 1)
+
+
+def test_count_gives_up_with_a_clear_error_when_the_window_keeps_moving(
+    session: Session, register: Register, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    buy(session, factories.member(session), register.groups["petrol"], JUNE)
+    seg = segment(FUEL_IN_JUNE)
+    monkeypatch.setattr(CompiledSegment, "window_moved", lambda self, session: True)
+    with pytest.raises(OperationError, match="rebuilt 3 times") as error:
+        services.count(session, seg, as_of=AS_OF)
+    assert error.value.where == "segments/test.yaml"
