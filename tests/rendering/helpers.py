@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pikepdf
 from PIL import Image
 
 from dispatch.rendering import Recipient
+from tests.conftest import need_service
 
 MM = 72 / 25.4
 
@@ -47,12 +49,24 @@ def make_recipient(**overrides: str | None) -> Recipient:
     return Recipient(**values)  # type: ignore[arg-type]
 
 
+def tool(name: str) -> str:
+    """The command ``name`` (poppler's or qpdf), when installed; when not, the test
+    skips locally and fails in CI, saying how to install it (``make test`` does)."""
+    if shutil.which(name) is None:
+        need_service(
+            name,
+            "not installed; `make test` installs it (Debian: apt-get install poppler-utils qpdf)",
+        )
+    return name
+
+
 def _run(args: list[str], pdf: bytes, *, to_stdout: bool = True) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.pdf"
         path.write_bytes(pdf)
         out = ["-"] if to_stdout else []
-        return subprocess.run([*args, str(path), *out], check=True, capture_output=True).stdout
+        command = [tool(args[0]), *args[1:], str(path), *out]
+        return subprocess.run(command, check=True, capture_output=True).stdout
 
 
 def pdf_text(pdf: bytes, *, first: int | None = None, last: int | None = None) -> str:
@@ -95,7 +109,7 @@ def word_boxes(pdf: bytes, page: int = 1) -> list[tuple[str, float, float, float
 def page_image(pdf: bytes, page: int = 1, dpi: int = 50) -> Image.Image:
     """One page rendered by pdftoppm, in grey levels."""
     png = subprocess.run(
-        ["pdftoppm", "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-"],
+        [tool("pdftoppm"), "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-"],
         input=pdf,
         check=True,
         capture_output=True,

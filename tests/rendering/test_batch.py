@@ -21,7 +21,14 @@ from dispatch.rendering import (
 )
 from dispatch.rendering.layout import render_frame
 from dispatch.rendering.variant import _frame_graphs
-from tests.rendering.helpers import GREETING_BODY, make_recipient, pdf_lines, pdf_text, window_lines
+from tests.rendering.helpers import (
+    GREETING_BODY,
+    make_recipient,
+    pdf_lines,
+    pdf_text,
+    tool,
+    window_lines,
+)
 
 LONGEST = "Maria-Kristiina Åkerström-Šimonović-Väänänen"
 
@@ -207,7 +214,7 @@ def test_batch_is_a_valid_print_ready_pdf(
     assert preflight(pdf) == []
     path = tmp_path / "batch.pdf"
     path.write_bytes(pdf)
-    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    check = subprocess.run([tool("qpdf"), "--check", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "No syntax or stream encoding errors" in check.stdout
 
