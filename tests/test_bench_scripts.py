@@ -55,4 +55,9 @@ def test_segment_bench_agrees_with_its_hand_written_sql(pg_url: str, tmp_path: P
     segments = sorted(p.stem for p in (BENCH.parent / "segments").glob("*.yaml"))
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert [line.split(" | ")[0].lstrip("| ") for line in table[1:]] == segments
+    assert table[0].endswith("| compiled / hand | count / hand |")
+    times = "\N{MULTIPLICATION SIGN}"
+    for line in table[2:]:  # both ratios, as positive numbers
+        ratios = line.strip("| ").split(" | ")[-2:]
+        assert all(r.endswith(times) and float(r[:-1]) > 0 for r in ratios), line
     assert "max_parallel_workers_per_gather = 1" in done.stdout  # what it ran with, said
