@@ -260,7 +260,7 @@ def measure(
             session.execute(select(func.set_config(name, value, False)))
         session.commit()
         shown = [*services.SEGMENT_SETTINGS, "max_parallel_workers_per_gather", "shared_buffers"]
-        in_force = {n: session.execute(select(func.current_setting(n))).scalar_one() for n in shown}
+        in_force = services.current_settings(session, shown)
         groups = {
             code: id_ for code, id_ in session.execute(select(ProductGroup.code, ProductGroup.id))
         }
@@ -308,7 +308,7 @@ def measure(
                     times[key].append(timed(fn)[0])
             rows.append((path.stem, results["count"], times))
             session.rollback()
-        after = {n: session.execute(select(func.current_setting(n))).scalar_one() for n in shown}
+        after = services.current_settings(session, shown)
         if after != in_force:
             raise SystemExit(f"the settings changed during the run: {in_force} -> {after}")
     return rows, sizes, in_force

@@ -134,7 +134,7 @@ SEGMENT_SETTINGS: dict[str, str | None] = {
 }
 
 
-def _current(session: Session, names: list[str]) -> dict[str, str]:
+def current_settings(session: Session, names: list[str]) -> dict[str, str]:
     """The current values of PostgreSQL settings, in one query."""
     row = session.execute(select(*[func.current_setting(n) for n in names])).one()
     return dict(zip(names, row, strict=True))
@@ -145,10 +145,14 @@ def _set(session: Session, values: dict[str, str]) -> None:
     session.execute(select(*[func.set_config(n, v, True) for n, v in values.items()]))
 
 
+def _filled(shared_buffers: str) -> dict[str, str]:
+    """:data:`SEGMENT_SETTINGS` with the server's ``shared_buffers`` for each None."""
+    return {name: value or shared_buffers for name, value in SEGMENT_SETTINGS.items()}
+
+
 def segment_setting_values(session: Session) -> dict[str, str]:
     """:data:`SEGMENT_SETTINGS` with the server's values filled in (PostgreSQL only)."""
-    shared_buffers = _current(session, ["shared_buffers"])["shared_buffers"]
-    return {name: value or shared_buffers for name, value in SEGMENT_SETTINGS.items()}
+    return _filled(current_settings(session, ["shared_buffers"])["shared_buffers"])
 
 
 @contextmanager
@@ -173,9 +177,8 @@ def segment_settings(session: Session) -> Iterator[None]:
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    previous = _current(session, [*SEGMENT_SETTINGS, "shared_buffers"])
-    buffers = previous.pop("shared_buffers")
-    _set(session, {name: value or buffers for name, value in SEGMENT_SETTINGS.items()})
+    previous = current_settings(session, [*SEGMENT_SETTINGS, "shared_buffers"])
+    _set(session, _filled(previous.pop("shared_buffers")))
     yield
     _set(session, previous)
 
