@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -263,6 +264,27 @@ def test_selection_tests_a_condition_once_when_criteria_and_policy_repeat_it(
     assert sql.count(adult) == 1
     chosen = selected(session, seg)
     assert people["teen"].id not in chosen and people["mother"].id in chosen
+    assert len(chosen) == services.count(session, seg, as_of=AS_OF).selected
+
+
+@pytest.mark.parametrize(("min_age", "bound"), [(16, 18), (30, 30)])
+def test_selection_keeps_only_the_strictest_birth_year_bound(
+    session: Session, register: Register, min_age: int, bound: int
+) -> None:
+    """An age criterion and the minor rule are two upper bounds on the birth year: the
+    stricter one implies the other, so only it is tested, and the members selected are
+    the same as the count's."""
+    born = {age: factories.member(session, birth_year=AS_OF.year - age) for age in (16, 18, 30)}
+    for m in born.values():
+        buy(session, m, register.groups["diapers"], MAY)
+    seg = segment(BABY.replace("{min: 18}", f"{{min: {min_age}}}"))
+
+    sql = services.explain(session, seg, as_of=AS_OF)
+
+    bounds = re.findall(r"member_facts\.birth_year <= (\d+)", sql)
+    assert bounds == [str(AS_OF.year - bound)]
+    chosen = selected(session, seg)
+    assert chosen == {m.id for age, m in born.items() if age >= bound}
     assert len(chosen) == services.count(session, seg, as_of=AS_OF).selected
 
 
