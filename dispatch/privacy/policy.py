@@ -141,14 +141,16 @@ def _distinct(conditions: list[ColumnElement[bool]]) -> list[ColumnElement[bool]
         bound = _upper_bound(condition)
         if bound is None:
             kept.append(condition)
-        elif bound[0] not in lowest:
-            lowest[bound[0]] = (bound[1], len(kept))
+            continue
+        column, value = bound
+        if column not in lowest:
+            lowest[column] = (value, len(kept))
             kept.append(condition)
-        elif bound[1] < lowest[bound[0]][0]:
+        elif value < lowest[column][0]:
             # In the weaker bound's place, so that the order stays the criteria's.
-            place = lowest[bound[0]][1]
+            place = lowest[column][1]
             kept[place] = condition
-            lowest[bound[0]] = (bound[1], place)
+            lowest[column] = (value, place)
     return kept
 
 
@@ -164,7 +166,7 @@ def _upper_bound(condition: ColumnElement[bool]) -> tuple[str, int] | None:
     bound = value.effective_value
     if not isinstance(bound, int) or isinstance(bound, bool):
         return None
-    return f"{column.table}.{column.name}" if column.table is not None else column.name, bound
+    return str(column), bound
 
 
 def _sql_text(condition: ColumnElement[bool]) -> str:
