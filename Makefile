@@ -3,20 +3,42 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions with hashes of every dependency, dev tools included; `make lock` writes it.
+LOCK := requirements.lock
 
-.PHONY: demo test lint typecheck pdf-tools clean
+.PHONY: demo test lint typecheck pdf-tools browser clean lock
 
-$(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# A fresh venv (--clear) whenever the lock or pyproject.toml changes, so that a package
+# dropped from the lock does not linger. --require-hashes refuses anything not pinned
+# with a matching hash; the project itself then goes in without touching its dependencies.
+$(STAMP): pyproject.toml $(LOCK)
+	$(PY) -m venv --clear $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check  # a dependency added to pyproject.toml but not yet locked: run make lock
 	touch $(STAMP)
+
+# Re-resolve requirements.lock after a change to the dependencies in pyproject.toml.
+# Versions already in the lock are kept where they still fit; to move everything to the
+# newest allowed versions: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME).
+# --universal writes one lock for every platform and Python >= 3.11 (with markers).
+LOCK_ARGS ?=
+# It works on a copy (uv reads the pins to keep from its output file) and replaces the
+# lock only when the result differs, so that an unchanged lock does not rebuild .venv.
+lock: $(STAMP)
+	cp $(LOCK) $(LOCK).new
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o $(LOCK).new
+	if cmp -s $(LOCK) $(LOCK).new; then rm $(LOCK).new; else mv $(LOCK).new $(LOCK); fi
 
 demo: $(STAMP)
 	$(BIN)/dispatch demo
 
-test: $(STAMP) lint typecheck pdf-tools
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+# The suite runs on TEST_WORKERS processes (pytest-xdist); each has its own database,
+# and the tests of one real broker stay on one worker (tests/conftest.py).
+TEST_WORKERS ?= 4
+test: $(STAMP) lint typecheck pdf-tools browser
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dispatch printhouse tests bench
@@ -33,6 +55,17 @@ pdf-tools:
 	    apt-get update -qq && apt-get install -y -qq poppler-utils qpdf >/dev/null; \
 	  else \
 	    echo "make: missing$$missing; install the Debian packages poppler-utils and qpdf" >&2; exit 1; \
+	  fi; \
+	fi
+
+# The browser tests drive Debian's Chromium with Playwright (no browser download).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing chromium for the browser tests"; \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "make: chromium is missing; install the Debian package chromium" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -25,9 +25,17 @@ machine shows: ``write_batch`` alone on one thread with the campaign's own varia
 and the relays' raw throughput from one process (``SmtpPool.send_many``, prebuilt
 messages).
 
+Each campaign runs ``--repeat`` times, each run paired with its baseline measured in
+the same minutes; the section gives every run, and per kind the median (min-max) and
+the median ratio of the paired runs. PostgreSQL CPU is that of the workers' own
+backends (they connect with ``application_name=dispatch-bench-worker``), as a delta
+across the campaign, so the bench's seeding, polling and VACUUM do not count.
+
 Segments are bench-only files (own marketing, all members from some age up) written
 to a temp folder; the age is chosen so that the policy-filtered audience reaches the
-asked size.
+asked size. Own marketing is the cooperative's alone, so the bench partner is the
+house. Campaigns keep the default holdout; held-out members are counted as such.
+The bench replaces its section of bench/RESULTS.md (see bench/_results.py).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,25 +61,27 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+import _results
 from _database import SERVER, drop_database, open_database
+from _results import spread
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine, select, text
 
 from dispatch import batchformat as bf
 from dispatch.campaigns import services as cs
-from dispatch.campaigns.content import content_for
+from dispatch.campaigns.content import CampaignContent, content_for
 from dispatch.campaigns.delivery import letter_for, recipient_columns
 from dispatch.campaigns.models import Campaign
 from dispatch.creatives import services as cr
-from dispatch.creatives.models import CreativeVersion
+from dispatch.creatives.models import Creative, CreativeVersion, Partner
 from dispatch.db.engine import session_scope
 from dispatch.db.types import utcnow
 from dispatch.register.models import Member, Store
 from dispatch.register.seed import SeedOptions, seed_register
-from dispatch.rendering import EmailBuilder, write_batch
+from dispatch.rendering import EmailBuilder, Letter, write_batch
 from dispatch.segmenting import services as segments
 from dispatch.transports.mailer_smtp import SmtpPool
-from dispatch.transports.outbox import LocalOutbox
+from dispatch.transports.outbox import LocalOutbox, Outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS = os.environ.get("DISPATCH_BENCH_REDIS", "redis://127.0.0.1:6379/5")
@@ -231,8 +242,8 @@ def free_port() -> int:
 # -- the register -------------------------------------------------------------------
 
 
-def prepare(members: int, keep: bool) -> tuple[Engine, str, bool]:
-    name = f"dispatch_bench_dispatch_{members}"
+def prepare(members: int, keep: bool, name: str | None = None) -> tuple[Engine, str, bool]:
+    name = name or f"dispatch_bench_dispatch_{members}"
     engine, have = open_database(name, keep=keep)
     reused = have == members
     if not reused:
@@ -309,6 +320,7 @@ class Workers:
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     base: dict[int, float] = field(default_factory=dict)
+    start_s: float = 0.0  # from Popen until every process fetches from the broker
 
     def start(self, log: Path) -> None:
         import redis
@@ -342,6 +354,7 @@ class Workers:
         else:
             raise SystemExit(f"workers did not come up: see {log}")
         r.close()
+        self.start_s = time.monotonic() - (deadline - 60)
         # CPU spent on imports and start-up is not the campaign's.
         self.base = {}
         self.base = {int(w["pid"]): w["cpu_s"] for w in self.usage()}
@@ -392,6 +405,7 @@ class Run:
     delivered: int = 0
     suppressed: int = 0
     failed: int = 0
+    held_out: int = 0
     batches: int = 0
     total_s: float = 0.0
     snapshot_s: float = 0.0
@@ -401,6 +415,12 @@ class Run:
     load_after: str = ""
     relay_cpu_s: float = 0.0
     pg_cpu_s: float = 0.0
+    polls: int = 0  # status queries of the bench while the campaign ran
+    baseline: float = 0.0  # the paired baseline's rate (letters/s or messages/s)
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.baseline if self.baseline else 0.0
 
     @property
     def rate(self) -> float:
@@ -412,35 +432,65 @@ class Run:
         return self.delivered / span if span > 0 else 0.0
 
 
-def creative_version(engine: Engine) -> int:
+def creative_version(engine: Engine, partner: str = PARTNER) -> int:
+    """The bench partner's approved creative version (made on first use)."""
     with session_scope(engine) as session:
         found = session.scalars(
-            select(CreativeVersion.id).order_by(CreativeVersion.id.desc()).limit(1)
+            select(CreativeVersion.id)
+            .join(Creative, Creative.id == CreativeVersion.creative_id)
+            .join(Partner, Partner.id == Creative.partner_id)
+            .where(Partner.name == partner)
+            .order_by(CreativeVersion.id.desc())
+            .limit(1)
         ).first()
         if found is not None:
             return found
-        cr.create_partner(session, PARTNER)
-        version = cr.submit(session, PARTNER, CREATIVE)
+        # The bench's segments are own marketing (everyone from some age up), which only
+        # the cooperative itself may send: the bench partner is the house.
+        cr.create_partner(session, partner, house=True)
+        version = cr.submit(session, partner, CREATIVE)
         cr.approve(session, version.id, "anna")
         return version.id
 
 
-def postgres_cpu(engine: Engine) -> float:
-    """CPU seconds of the PostgreSQL backends connected to the bench database (the
-    workers' connections live as long as the workers, so this is the campaign's)."""
+#: The workers connect under this application name, so that the PostgreSQL CPU of the
+#: campaign is theirs alone (not the bench's own seeding, polling and VACUUM).
+WORKER_APP = "dispatch-bench-worker"
+
+
+def worker_database_url(url: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}application_name={WORKER_APP}"
+
+
+def postgres_cpu(engine: Engine) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend the workers hold (by pid).
+
+    Read on the database server's /proc, which is this machine's (PostgreSQL on
+    127.0.0.1); the campaign's cost is the delta between two readings.
+    """
     with engine.connect() as conn:
         pids = conn.scalars(
-            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            text(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = :app"
+            ),
+            {"app": WORKER_APP},
         ).all()
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out: dict[int, float] = {}
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(stat[11]) + int(stat[12])) / tick
-    return total
+        out[pid] = (int(stat[11]) + int(stat[12])) / tick
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends used between two readings (a backend new since counts whole;
+    one that closed in between is lost, which the workers' long-lived pools avoid)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def loadavg() -> str:
@@ -448,7 +498,13 @@ def loadavg() -> str:
 
 
 def run_campaign(
-    engine: Engine, workers: Workers, run: Run, segment: Path, version_id: int, logs: Path
+    engine: Engine,
+    workers: Workers,
+    run: Run,
+    segment: Path,
+    version_id: int,
+    logs: Path,
+    partner: str = PARTNER,
 ) -> Campaign:
     from dispatch.jobs import tasks
     from dispatch.jobs.queue import after_commit
@@ -456,32 +512,37 @@ def run_campaign(
     with session_scope(engine) as session:
         campaign = cs.create(
             session,
-            partner=PARTNER,
+            partner=partner,
             creative_version_id=version_id,
             segment_path=segment,
             channel=run.channel,
             actor="anna",
+            min_partner_audience=1,
         )
-        cs.approve(session, campaign, "bob")
+        cs.approve(session, campaign, "bob", min_partner_audience=1)
         cid = campaign.id
     workers.start(logs / f"worker-{run.label}.log")
     run.load_before = loadavg()
     jobs = tasks.jobs()
+    pg_before = postgres_cpu(engine)
     started = utcnow()
     with session_scope(engine) as session:
         cs.schedule(session, cs.get(session, cid))
         after_commit(session, lambda: jobs.send_snapshot(cid))
     try:
-        while True:
-            time.sleep(0.1)
-            with session_scope(engine) as session:
-                status = session.scalars(select(Campaign.status).where(Campaign.id == cid)).one()
-            if status in ("completed", "failed", "cancelled"):
-                break
-            if workers.proc is not None and workers.proc.poll() is not None:
-                raise SystemExit("the worker supervisor exited")
+        # One connection in autocommit: each poll is exactly one transaction, which the
+        # scale bench subtracts from the database's transaction count.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while True:
+                time.sleep(0.2)
+                run.polls += 1
+                status = conn.scalars(select(Campaign.status).where(Campaign.id == cid)).one()
+                if status in ("completed", "failed", "cancelled"):
+                    break
+                if workers.proc is not None and workers.proc.poll() is not None:
+                    raise SystemExit("the worker supervisor exited")
         run.workers = workers.usage()
-        run.pg_cpu_s = postgres_cpu(engine)
+        run.pg_cpu_s = cpu_delta(pg_before, postgres_cpu(engine))
     finally:
         workers.stop()
     run.load_after = loadavg()
@@ -508,18 +569,19 @@ def run_campaign(
     run.delivered = counts.pop("delivered", 0)
     run.suppressed = counts.pop("suppressed", 0)
     run.failed = counts.pop("failed", 0)
+    run.held_out = counts.pop("held_out", 0)  # the campaign's default holdout
     if counts:
         raise SystemExit(f"recipients left without an outcome: {counts}")
-    if run.delivered != run.recipients - run.suppressed - run.failed:
-        raise SystemExit("delivered != snapshot - suppressed - failed")
+    if run.delivered != run.recipients - run.suppressed - run.failed - run.held_out:
+        raise SystemExit("delivered != snapshot - suppressed - failed - held out")
     run.checks.append(
         f"delivered {run.delivered:,} = snapshot {run.recipients:,} - suppressed "
-        f"{run.suppressed:,} - failed {run.failed:,}"
+        f"{run.suppressed:,} - failed {run.failed:,} - held out {run.held_out:,}"
     )
     return campaign
 
 
-def check_outbox(engine: Engine, outbox: LocalOutbox, campaign: Campaign, run: Run) -> None:
+def check_outbox(engine: Engine, outbox: Outbox, campaign: Campaign, run: Run) -> None:
     with engine.connect() as conn:
         batches = conn.execute(
             text("SELECT outbox_id, status, letters FROM campaign_batches WHERE campaign_id = :c"),
@@ -573,20 +635,29 @@ def check_mail(engine: Engine, campaign: Campaign, run: Run, got: collections.Co
 # -- baselines ----------------------------------------------------------------------
 
 
-def render_baseline(engine: Engine, campaign_id: int, letters: int) -> float:
-    """write_batch alone, one thread, the campaign's own variants: letters/s."""
+def campaign_letters(
+    engine: Engine, campaign_id: int, letters: int, offset: int = 0
+) -> tuple[CampaignContent, list[Letter]]:
+    """The campaign's content and ``letters`` of its letters from the register, in
+    presort order from ``offset``, built as a batch job builds them."""
     with session_scope(engine) as session:
         campaign = session.get_one(Campaign, campaign_id)
         version = session.get_one(CreativeVersion, campaign.creative_version_id)
         content = content_for(campaign_id, version, SECRET)
         rows = session.execute(
-            select(*recipient_columns())
+            select(Member.id.label("member_id"), *recipient_columns())
             .outerjoin(Store, Store.id == Member.home_store_id)
             .where(Member.street != "", Member.postcode != "")
             .order_by(Member.postcode, Member.id)
+            .offset(offset)
             .limit(letters)
         ).all()
-    batch = [letter_for(content, row) for row in rows]
+    return content, [letter_for(content, row) for row in rows]
+
+
+def render_baseline(engine: Engine, campaign_id: int, letters: int) -> float:
+    """write_batch alone, one thread, the campaign's own variants: letters/s."""
+    content, batch = campaign_letters(engine, campaign_id, letters)
     variants = content.variants({letter.key for letter in batch})
     write_batch(variants, batch[:200], io.BytesIO())  # warm up
     started = time.perf_counter()
@@ -633,32 +704,47 @@ def smtp_baseline(port: int, messages: int, connections: int) -> float:
 # -- report -------------------------------------------------------------------------
 
 
-def machine() -> str:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return f"{os.cpu_count()} CPUs ({cpu}), {mem / 1024 / 1024:.0f} GiB RAM, Python {sys.version.split()[0]}"
-
-
 def describe(run: Run) -> list[str]:
     peak = ", ".join(f"{w['hwm_mib']:.0f}" for w in run.workers)
     cpu = sum(w["cpu_s"] for w in run.workers)
     unit = "letters" if run.channel == "post" else "e-mails"
-    relay = f"; relays {run.relay_cpu_s:.0f} s" if run.relay_cpu_s else ""
-    relay += f"; PostgreSQL {run.pg_cpu_s:.0f} s"
+    relay = f"; relays {run.relay_cpu_s:.1f} s" if run.relay_cpu_s else ""
+    relay += f"; PostgreSQL {run.pg_cpu_s:.1f} s ({run.pg_cpu_s / max(run.delivered, 1) * 1e6:.0f} µs/recipient)"
+    base = f"{run.baseline:,.0f}/s, **{run.ratio:.2f}×**" if run.baseline else ""
     return [
         f"| {run.label} | {run.recipients:,} | {run.batches} | {run.delivered:,} | "
         f"{run.total_s:.1f} s | {run.snapshot_s:.1f} s | **{run.rate:,.0f} {unit}/s** | "
-        f"{run.dispatch_rate:,.0f}/s | {peak} MiB | {cpu:.0f} s "
+        f"{run.dispatch_rate:,.0f}/s | {base} | {peak} MiB | {cpu:.1f} s "
         f"({run.delivered / cpu if cpu else 0:,.0f}/CPU-s){relay} | {run.load_before} → {run.load_after} |"
     ]
+
+
+TABLE_HEAD = [
+    "| campaign | snapshot | batches | delivered | start → completed | of it snapshot "
+    "| end to end | after snapshot | paired baseline, end to end / baseline | worker peak RSS "
+    "| CPU: workers (per CPU-s); relays; PostgreSQL, workers' backends only | load before → after |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|",
+]
+
+
+def summary(runs: list[Run]) -> list[str]:
+    """Per campaign kind: median (min-max) of the rates and of the paired ratios."""
+    lines = []
+    for label in dict.fromkeys(r.label for r in runs):
+        same = [r for r in runs if r.label == label]
+        unit = "letters/s" if same[0].channel == "post" else "e-mails/s"
+        line = f"- {label}: end to end {spread([r.rate for r in same])} {unit}"
+        ratios = [r.ratio for r in same if r.baseline]
+        if ratios:
+            line += (
+                f"; baseline {spread([r.baseline for r in same if r.baseline])}/s; "
+                f"median ratio of paired runs **{statistics.median(ratios):.2f}×** "
+                f"({min(ratios):.2f}-{max(ratios):.2f})"
+            )
+        pg = [r.pg_cpu_s / max(r.delivered, 1) * 1e6 for r in same]
+        line += f"; PostgreSQL (workers' backends) {spread(pg)} µs/recipient"
+        lines.append(line)
+    return lines
 
 
 def main() -> None:
@@ -682,32 +768,35 @@ def main() -> None:
         help="SMTP servers to run the e-mail campaign against, in order: fast (a minimal "
         "asyncio SMTP sink) and/or aiosmtpd",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each campaign, each paired with its baseline right after (or before)",
+    )
+    parser.add_argument(
+        "--baseline-messages", type=int, default=20_000, help="messages of the raw SMTP baseline"
+    )
     parser.add_argument("--only", choices=["post", "email"], default=None)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the bench database")
-    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    parser.add_argument(
+        "--database", help="database name (default dispatch_bench_dispatch_<members>)"
+    )
+    _results.add_arguments(parser)
     args = parser.parse_args()
     sinks = [k for k in args.sinks.split(",") if k]
     if any(k not in ("fast", "aiosmtpd") for k in sinks):
         parser.error("--sinks takes fast and/or aiosmtpd")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
-    load_start = loadavg()
-    engine, db_name, _ = prepare(args.members, args.keep)
+    load_start = _results.load()
+    engine, db_name, _ = prepare(args.members, args.keep, args.database)
     tmp = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    _identity, recipient = bf.generate_identity()
-    env = {
-        **os.environ,
-        "DISPATCH_DATABASE_URL": f"{SERVER}/{db_name}",
-        "DISPATCH_BROKER_URL": REDIS,
-        "DISPATCH_OUTBOX_URL": f"file://{tmp / 'outbox'}",
-        "DISPATCH_VAR_DIR": str(tmp / "var"),
-        "DISPATCH_SECRET_KEY": SECRET,
-        "DISPATCH_PRINTHOUSE_RECIPIENT": recipient,
-        "DISPATCH_BATCH_SIZE": str(args.batch_size),
-        "DISPATCH_FREQUENCY_CAP": "1000",
-    }
+    env = bench_env(f"{SERVER}/{db_name}", tmp, args.batch_size)
+    env["DISPATCH_OUTBOX_URL"] = f"file://{tmp / 'outbox'}"
     os.environ.update(env)
     runs: list[Run] = []
-    baselines: dict[str, float] = {}
     try:
         version_id = creative_version(engine)
         workers = Workers(env, args.processes, args.threads)
@@ -717,94 +806,99 @@ def main() -> None:
             for label, wanted in sizes:
                 segment, audience = pick_segment(engine, tmp, "post", wanted)
                 print(f"{label}: {segment.name}, audience {audience:,}", file=sys.stderr)
-                run = Run(label, "post")
-                campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
-                check_outbox(engine, outbox, campaign, run)
-                runs.append(run)
-                print("\n".join(describe(run)), file=sys.stderr)
-                if label == "post":
-                    baselines["render"] = render_baseline(engine, campaign.id, 20_000)
+                for _ in range(args.repeat):
+                    run = Run(label, "post")
+                    campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
+                    check_outbox(engine, outbox, campaign, run)
+                    run.baseline = render_baseline(engine, campaign.id, min(20_000, audience))
+                    runs.append(run)
+                    print("\n".join(describe(run)), file=sys.stderr)
         if args.only in (None, "email"):
             segment, audience = pick_segment(engine, tmp, "email", args.recipients_email)
             print(f"email: {segment.name}, audience {audience:,}", file=sys.stderr)
             for kind in sinks:
-                relays = Relays(kind, args.relays, tmp)
-                try:
-                    baselines[f"smtp-{kind}"] = smtp_baseline(relays.port, 20_000, 8)
-                    env["DISPATCH_MAILER_URL"] = (
-                        f"smtp://127.0.0.1:{relays.port}?starttls=off&pool={args.smtp_pool}"
-                    )
-                    os.environ.update(env)
+                for _ in range(args.repeat):
                     run = Run(f"email ({kind})", "email")
-                    cpu0 = relays.cpu()
-                    campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
-                    run.relay_cpu_s = relays.cpu() - cpu0
-                finally:
-                    got = relays.stop()
-                check_mail(engine, campaign, run, got)
-                runs.append(run)
-                print("\n".join(describe(run)), file=sys.stderr)
+                    run_email(engine, workers, run, segment, version_id, tmp, kind, args)
+                    runs.append(run)
+                    print("\n".join(describe(run)), file=sys.stderr)
     finally:
         engine.dispose()
         shutil.rmtree(tmp, ignore_errors=True)  # the outbox: hundreds of MB
         if not args.keep:
             drop_database(db_name)
-    report(args, runs, baselines, load_start)
+    report(args, runs, load_start)
 
 
-def report(
-    args: argparse.Namespace, runs: list[Run], baselines: dict[str, float], load_start: str
-) -> None:
-    command = (
-        f".venv/bin/python bench/campaigns.py --recipients-post {args.recipients_post} "
-        f"--recipients-post-small {args.recipients_post_small} "
-        f"--recipients-email {args.recipients_email} --batch-size {args.batch_size} "
-        f"--processes {args.processes} --threads {args.threads} --smtp-pool {args.smtp_pool} "
-        f"--sinks {args.sinks}" + (" --keep" if args.keep else "")
-    )
+def bench_env(database_url: str, tmp: Path, batch_size: int) -> dict[str, str]:
+    """The workers' (and this process's) settings; the outbox and mailer come later."""
+    _identity, recipient = bf.generate_identity()
+    return {
+        **os.environ,
+        "DISPATCH_DATABASE_URL": worker_database_url(database_url),
+        "DISPATCH_BROKER_URL": REDIS,
+        "DISPATCH_VAR_DIR": str(tmp / "var"),
+        "DISPATCH_SECRET_KEY": SECRET,
+        "DISPATCH_PRINTHOUSE_RECIPIENT": recipient,
+        "DISPATCH_BATCH_SIZE": str(batch_size),
+        "DISPATCH_FREQUENCY_CAP": "1000",
+    }
+
+
+def run_email(
+    engine: Engine,
+    workers: Workers,
+    run: Run,
+    segment: Path,
+    version_id: int,
+    tmp: Path,
+    kind: str,
+    args: argparse.Namespace,
+) -> Campaign:
+    """One e-mail campaign to fresh relays, paired with the relays' raw rate just before."""
+    relays = Relays(kind, args.relays, tmp)
+    try:
+        run.baseline = smtp_baseline(relays.port, args.baseline_messages, 8)
+        workers.env["DISPATCH_MAILER_URL"] = (
+            f"smtp://127.0.0.1:{relays.port}?starttls=off&pool={args.smtp_pool}"
+        )
+        os.environ["DISPATCH_MAILER_URL"] = workers.env["DISPATCH_MAILER_URL"]
+        cpu0 = relays.cpu()
+        campaign = run_campaign(engine, workers, run, segment, version_id, tmp)
+        run.relay_cpu_s = relays.cpu() - cpu0
+    finally:
+        got = relays.stop()
+    check_mail(engine, campaign, run, got)
+    return campaign
+
+
+def report(args: argparse.Namespace, runs: list[Run], load_start: str) -> None:
     lines = [
-        f"### {dt.date.today().isoformat()}, {args.members:,} members",
+        "## Dispatch",
         "",
-        f"Command: `{command}`",
-        f"Machine: {machine()}; load average {load_start} at the start, {loadavg()} at the end.",
-        f"Workers: `dispatch worker --processes {args.processes} --threads {args.threads}`, "
-        f"Redis broker, PostgreSQL on 127.0.0.1, DISPATCH_BATCH_SIZE={args.batch_size}, "
-        f"{args.relays} SMTP relay processes per sink, SMTP pool {args.smtp_pool} per worker process.",
+        _results.stamp("campaigns.py", load_start),
         "",
-        "| campaign | snapshot | batches | delivered | start → completed | of it snapshot "
-        "| end to end | after snapshot | worker peak RSS | CPU: workers (per CPU-s); relays; PostgreSQL | load before → after |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        f"Register: {args.members:,} members. Workers: `dispatch worker --processes "
+        f"{args.processes} --threads {args.threads}`, Redis broker, PostgreSQL on 127.0.0.1, "
+        f"DISPATCH_BATCH_SIZE={args.batch_size}, local outbox, {args.relays} SMTP relay "
+        f"processes per sink, SMTP pool {args.smtp_pool} per worker process; each campaign "
+        f"{args.repeat}× with freshly started workers.",
+        "",
+        "Baselines, each measured in the same minutes as the campaign it is paired with: "
+        "post, `write_batch` alone on one thread in the bench process with the campaign's own "
+        "variants (up to 20,000 letters, after the campaign); e-mail, the same relays' raw "
+        f"throughput from one process (8 connections, {args.baseline_messages:,} prebuilt "
+        "messages, before the campaign). PostgreSQL CPU counts only the backends of the "
+        "workers' connections (application_name), as a delta across the campaign.",
+        "",
+        *TABLE_HEAD,
     ]
     for run in runs:
         lines += describe(run)
-    lines.append("")
+    lines += ["", "Medians (min-max) over the runs:", "", *summary(runs), "", "Checks:", ""]
     for run in runs:
         lines += [f"- {run.label}: " + "; ".join(run.checks)]
-    post = next((r for r in runs if r.label == "post"), None)
-    if "render" in baselines and post:
-        lines.append(
-            f"- Baseline: `write_batch` alone on one thread in the bench process, same variants: "
-            f"{baselines['render']:,.0f} letters/s; end to end / baseline = "
-            f"{post.rate / baselines['render']:.2f}"
-        )
-    for run in runs:
-        kind = run.label.split("(")[-1].rstrip(")")
-        if run.channel == "email" and f"smtp-{kind}" in baselines:
-            raw = baselines[f"smtp-{kind}"]
-            lines.append(
-                f"- Baseline ({kind}): the same relays' raw throughput from one process "
-                f"(8 connections, prebuilt messages): {raw:,.0f} messages/s; "
-                f"end to end / baseline = {run.rate / raw:.2f}"
-            )
-    text_ = "\n".join(lines) + "\n"
-    print(text_)
-    if not args.no_write:
-        path = ROOT / "bench" / "RESULTS.md"
-        existing = path.read_text(encoding="utf-8")
-        marker = "## Dispatch\n"
-        if marker not in existing:
-            existing = existing.rstrip() + "\n\n" + marker + "\n"
-        path.write_text(existing.rstrip() + "\n\n" + text_, encoding="utf-8")
+    _results.publish(args, "campaigns.py", "\n".join(lines) + "\n")
     print(json.dumps([run.__dict__ for run in runs], default=str), file=sys.stderr)
 
 

@@ -7,7 +7,8 @@ client's GIL; with ``--servers N`` they share one port through SO_REUSEPORT and 
 kernel spreads connections over them), builds the e-mails with the real
 :class:`~dispatch.rendering.EmailBuilder` first (not timed), then times
 ``SmtpPool.send_many`` and prints messages/s, with the same run on one connection for
-comparison. The relay only counts what it accepts.
+comparison. The relay only counts what it accepts. Each measure runs ``--repeat`` times;
+the section of bench/RESULTS.md gives median (min-max).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import datetime as dt
 import multiprocessing as mp
 import os
 import socket
+import statistics
 import sys
 import time
 from multiprocessing.synchronize import Event
 from typing import Any
 
+import _results
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from dispatch.rendering import EmailBuilder
@@ -107,7 +110,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--servers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each measure")
+    _results.add_arguments(parser)
     args = parser.parse_args()
+    if args.repeat < 1 or args.messages < 1:
+        parser.error("--repeat and --messages must be at least 1")
 
     port = free_port()
     ctx = mp.get_context("spawn")
@@ -120,26 +127,36 @@ def main() -> None:
             sys.exit("relay did not start")
         procs.append(proc)
     url = f"smtp://127.0.0.1:{port}?starttls=off"
+    pooled: list[dict[str, float]] = []
+    single: list[dict[str, float]] = []
     try:
         items = messages(args.messages)
         size = sum(len(m) for _, _, m in items) / len(items)
         timed(url, items[:200], args.connections)  # warm up imports and sockets
-        pooled = timed(url, items, args.connections)
-        single = timed(url, items[: max(1, args.messages // 4)], 1)
+        for _ in range(args.repeat):  # paired: the pool and one connection back to back
+            pooled.append(timed(url, items, args.connections))
+            single.append(timed(url, items[: max(1, args.messages // 4)], 1))
     finally:
         for proc in procs:
             proc.terminate()
             proc.join()
-    print(
+    ratios = [p["rate"] / s["rate"] for p, s in zip(pooled, single, strict=True)]
+    lines = [
+        "## Mailer",
+        "",
+        _results.stamp("mailer.py"),
+        "",
         f"{args.messages:,} messages of {size:,.0f} B to {args.servers} aiosmtpd relay "
-        f"process(es) on loopback, {os.cpu_count()} CPUs"
-    )
-    print(
-        f"pool of {args.connections} connections: {pooled['elapsed']:.2f} s = "
-        f"{pooled['rate']:,.0f} messages/s (client CPU {pooled['cpu']:.2f} s, "
-        f"{pooled['cpu'] / args.messages * 1e6:.0f} µs/message)"
-    )
-    print(f"one connection:          {single['rate']:,.0f} messages/s")
+        "process(es) on loopback; median (min-max) of the runs.",
+        "",
+        f"- Pool of {args.connections} connections: "
+        f"**{_results.spread([p['rate'] for p in pooled])} messages/s** (client CPU "
+        f"{_results.spread([p['cpu'] / args.messages * 1e6 for p in pooled])} µs/message).",
+        f"- One connection: {_results.spread([s['rate'] for s in single])} messages/s.",
+        f"- Pool / one connection, median of paired runs: {statistics.median(ratios):.2f}×.",
+        "",
+    ]
+    _results.publish(args, "mailer.py", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import platform
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import _results
 from _database import drop_database, open_database
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="reuse the bench database if it has the right size"
     )
-    parser.add_argument("--no-write", action="store_true", help="do not append to bench/RESULTS.md")
+    _results.add_arguments(parser)
     parser.add_argument(
         "--database", help="database name on the server (default dispatch_bench_<members>)"
     )
@@ -348,15 +348,11 @@ def report(
         check=False,
     ).stdout.strip()
     header = [
-        f"### Segments, {dt.date.today().isoformat()}",
+        "## Segments",
         "",
-        f"Command: `.venv/bin/python bench/segments.py --members {args.members} --repeat {args.repeat}"
-        + (
-            f" --workers-per-gather {args.workers_per_gather}`"
-            if args.workers_per_gather is not None
-            else "`"
-        ),
-        f"Machine: {os.cpu_count()} cores ({cpu or platform.processor()}), PostgreSQL on 127.0.0.1; shared and noisy.",
+        _results.stamp("segments.py"),
+        "",
+        f"PostgreSQL on 127.0.0.1 ({cpu or platform.processor()}).",
         "Register: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; as-of {AS_OF}.",
         "`count` is `dispatch segment count` (the policy waterfall); `compiled` is count(*) over the",
         "compiled recipients query; `hand` is hand-written SQL for the same recipients, run interleaved,",
@@ -365,12 +361,7 @@ def report(
         "on machines of different speed (this one varies twofold between sessions) compare.",
         "",
     ]
-    text_ = "\n".join([*header, *lines, ""])
-    print(text_)
-    if not args.no_write:
-        results = ROOT / "bench" / "RESULTS.md"
-        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip() + "\n\n" + text_)
+    _results.publish(args, "segments.py", "\n".join([*header, *lines, ""]))
 
 
 if __name__ == "__main__":

@@ -15,16 +15,18 @@ from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
 
 from dispatch.cli import run
 from dispatch.config import Settings, load_settings
-from dispatch.db.all_models import metadata
-from dispatch.db.engine import make_engine
+from dispatch.db.engine import make_engine, open_session
 from dispatch.db.migrate import upgrade
+from dispatch.jobs import tasks
+from dispatch.migrations.all_models import metadata
 from tests.factories import TEST_SECRET
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -64,6 +66,44 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_job_runtime() -> Iterator[None]:
+    """Each test's jobs run on its own settings.
+
+    A worker process builds its job runtime (engine, transports) once, from the
+    settings it starts with; tests run many embedded workers in one process, each on
+    other settings, and would otherwise reach an earlier test's database.
+    """
+    tasks.reset_runtime()
+    yield
+    tasks.reset_runtime()
+
+
+def redis_test_url() -> str:
+    """The test Redis database of this xdist worker: ``DISPATCH_TEST_REDIS_URL``'s
+    database number plus the worker's (gw0 +0, gw1 +1, ...), so that workers that
+    empty their database never touch another's queues."""
+    base = urlsplit(os.environ.get("DISPATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    number = int(base.path.strip("/") or 0) + int(worker or 0)
+    return urlunsplit(base._replace(path=f"/{number}"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the RabbitMQ tests on one xdist worker, one after another.
+
+    They share the broker's queues (and empty them before and after each test), so two
+    of them at once would take each other's messages; everything else runs in parallel
+    (each worker has its own Redis database: :func:`redis_test_url`).
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("broker_url") if callspec is not None else None
+        if kind == "rabbitmq":
+            item.add_marker(pytest.mark.xdist_group(kind))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file; each test gets a copy (migrating per test is slow)."""
@@ -72,30 +112,50 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _check_connects(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        need_service("PostgreSQL", str(exc).splitlines()[0])
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test process.
+
+    ``DISPATCH_TEST_PG_URL`` is used as it is in a run without xdist workers. Each xdist
+    worker (``-n``) gets a database of its own beside it, named after it
+    (``<name>_gw0``, ...), since the tests truncate every table between tests; without
+    the variable, a throw-away database is made on ``DISPATCH_TEST_PG_SERVER``.
+    """
     given = os.environ.get("DISPATCH_TEST_PG_URL")
-    if given:
-        engine = create_engine(given)
-        try:
-            with engine.connect():
-                pass
-        except Exception as exc:
-            need_service("PostgreSQL", str(exc).splitlines()[0])
-        finally:
-            engine.dispose()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if given and not worker:
+        _check_connects(given)
         upgrade(given)
         yield given
         return
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    name = f"dispatch_test_{uuid.uuid4().hex[:10]}"
+    if given:
+        base = make_url(given)
+        name = f"{base.database}_{worker}"
+        server = base.set(database="postgres").render_as_string(hide_password=False)
+        url = base.set(database=name).render_as_string(hide_password=False)
+    else:
+        name = f"dispatch_test_{uuid.uuid4().hex[:10]}"
+        server = f"{PG_SERVER}/postgres"
+        url = f"{PG_SERVER}/{name}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         admin.dispose()
         need_service("PostgreSQL", str(exc).splitlines()[0])
-    url = f"{PG_SERVER}/{name}"
     try:
         upgrade(url)
         yield url
@@ -144,7 +204,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    with sessionmaker(engine, expire_on_commit=False)() as s:
+    with open_session(engine) as s:
         yield s
 
 

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
-from dispatch.privacy.hashing import subject_hash
-from dispatch.privacy.models import Suppression
 from dispatch.register import consent
-from dispatch.register.models import Household, Member, ProductGroup, Store
+from dispatch.register.hashing import subject_hash
+from dispatch.register.models import Household, Member, ProductGroup, Store, Suppression
 
 TEST_SECRET = "test-secret-key-0123456789"
 _ids = itertools.count(1)

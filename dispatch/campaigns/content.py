@@ -18,8 +18,9 @@ from dispatch.creatives.bundle import Bundle
 from dispatch.creatives.context import email_context, letter_context
 from dispatch.creatives.models import CreativeVersion
 from dispatch.creatives.sandbox import render
+from dispatch.register.tokens import letter_code
 from dispatch.rendering import EmailBuilder, Variant, render_variant
-from dispatch.rendering.email import DEMO_EMAIL, EmailSettings
+from dispatch.rendering.identity import DEMO_LINKS, LinkSettings
 
 LetterKey = tuple[str, bool]
 
@@ -31,13 +32,18 @@ class CampaignContent:
     campaign_id: int
     bundle: Bundle
     secret: str
-    email_settings: EmailSettings = DEMO_EMAIL
+    #: Where the member links in letters and e-mails point.
+    links: LinkSettings = DEMO_LINKS
     _variants: dict[LetterKey, Variant] = field(default_factory=dict)
     _builders: dict[str, EmailBuilder] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def variant_key(self, language: str, home_store: str | None) -> LetterKey:
         return (language, bool(home_store))
+
+    def letter_code(self, member_id: int) -> str:
+        """The code in the member's letter (and its QR code): the preference centre."""
+        return letter_code(self.secret, self.campaign_id, member_id)
 
     def variants(self, keys: set[LetterKey]) -> Mapping[Hashable, Variant]:
         """The letter variants for ``keys``, laid out on first use."""
@@ -50,7 +56,9 @@ class CampaignContent:
                     letter_context(language, texts, "store" if has_store else None),
                     name="letter.html.j2",
                 )
-                self._variants[key] = render_variant(body, self.bundle.files, language=language)
+                self._variants[key] = render_variant(
+                    body, self.bundle.files, language=language, sender=self.links.sender()
+                )
             return {key: self._variants[key] for key in keys}
 
     def email(
@@ -88,27 +96,30 @@ class CampaignContent:
                     subject=self.bundle.manifest.subject(language) or "",
                     assets=self.bundle.files,
                     secret=self.secret,
-                    settings=self.email_settings,
+                    settings=self.links.email_settings(),
+                    sender=self.links.sender(),
                     date=dt.datetime.now(dt.UTC),
                 )
                 self._builders[language] = builder
             return builder
 
 
-_CACHE: dict[tuple[int, int, str], CampaignContent] = {}
+_CACHE: dict[tuple[int, int, str, LinkSettings], CampaignContent] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 
-def content_for(campaign_id: int, version: CreativeVersion, secret: str) -> CampaignContent:
+def content_for(
+    campaign_id: int, version: CreativeVersion, secret: str, links: LinkSettings = DEMO_LINKS
+) -> CampaignContent:
     """The campaign's content, cached per process (a worker serves many batches)."""
-    key = (campaign_id, version.id, version.content_hash)
+    key = (campaign_id, version.id, version.content_hash, links)
     with _CACHE_LOCK:
         found = _CACHE.get(key)
         if found is not None:
             return found
     bundle = creatives.load_version_bundle(version)  # verifies the content hash
-    content = CampaignContent(campaign_id=campaign_id, bundle=bundle, secret=secret)
+    content = CampaignContent(campaign_id=campaign_id, bundle=bundle, secret=secret, links=links)
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))

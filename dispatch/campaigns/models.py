@@ -5,13 +5,22 @@ itself) and the segment's text with its SHA-256. The snapshot writes one
 :class:`CampaignRecipient` per (campaign, member), unique, each in one
 :class:`CampaignBatch`; from then on a recipient's row is its accounting: it ends as
 ``delivered``, ``suppressed`` (with the policy rule or other reason) or ``failed``
-(with the reason), so the counts reconcile (invariant 4).
+(with the reason), or it was ``held_out`` at the snapshot (the campaign's holdout,
+never contacted, the lift report's comparison group), so the counts reconcile
+(invariant 4).
+
+A :class:`MemberLink` is never stored as given: the row's key is
+:func:`dispatch.register.tokens.digest` of the value. Links made per (campaign,
+member) (unsubscribe, preference centre, letter code) are written when the e-mail is
+handed to the mailer or the letter's batch is frozen (:mod:`.links`); sessions and
+confirmations when a member opens or asks for them (:mod:`dispatch.members.links`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.db.base import Base
+from dispatch.db.ids import new_public_id
 from dispatch.db.types import BigId, UTCDateTime, enum_check, utcnow
+from dispatch.register.tokens import LinkPurpose
 
 
 class CampaignStatus(StrEnum):
@@ -53,6 +64,13 @@ class BatchStatus(StrEnum):
     FAILED = "failed"
 
 
+#: The statuses after which nothing more happens to a batch (the one test of "finished").
+FINISHED_BATCH = frozenset({BatchStatus.DONE.value, BatchStatus.FAILED.value})
+#: Column lengths the jobs cut their texts to.
+REASON_LENGTH = 200
+ERROR_LENGTH = 500
+
+
 class RecipientStatus(StrEnum):
     PENDING = "pending"
     #: Post only: in the batch PDF being handed off, with its sequence number.
@@ -62,12 +80,26 @@ class RecipientStatus(StrEnum):
     DELIVERED = "delivered"
     SUPPRESSED = "suppressed"
     FAILED = "failed"
+    #: Chosen at the snapshot for the holdout: never contacted, in no batch, not a
+    #: contact for the frequency cap; the lift report compares it with the contacted.
+    HELD_OUT = "held_out"
 
 
 #: Statuses that end a recipient's story; the rest are still in flight.
 FINAL_STATUSES = frozenset(
-    {RecipientStatus.DELIVERED, RecipientStatus.SUPPRESSED, RecipientStatus.FAILED}
+    {
+        RecipientStatus.DELIVERED,
+        RecipientStatus.SUPPRESSED,
+        RecipientStatus.FAILED,
+        RecipientStatus.HELD_OUT,
+    }
 )
+#: The batch number of held-out recipients (no batch ever has it).
+HOLDOUT_BATCH = -1
+#: Holdout shares are kept in basis points (1/100 of a percent): 1000 is 10 %.
+DEFAULT_HOLDOUT_BP = 1000
+#: Days after the snapshot in which a bonus purchase counts as a response.
+DEFAULT_RESPONSE_DAYS = 30
 
 
 class Campaign(Base):
@@ -75,10 +107,16 @@ class Campaign(Base):
     __table_args__ = (
         enum_check("status", CampaignStatus),
         CheckConstraint("channel IN ('post', 'email')", name="channel_valid"),
+        CheckConstraint("holdout_bp BETWEEN 0 AND 5000", name="holdout_bp_range"),
+        CheckConstraint("response_days BETWEEN 1 AND 365", name="response_days_range"),
         Index(None, "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: What URLs and the API use (see dispatch.db.ids); the integer id stays inside.
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=partial(new_public_id, "cp")
+    )
     #: Opaque reference the print house sees in manifests (never the id or a name).
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
@@ -107,6 +145,17 @@ class Campaign(Base):
     snapshot_stats: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     batch_count: Mapped[int] = mapped_column(Integer, default=0)
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: The share of the selected members held out at the snapshot, in basis points.
+    holdout_bp: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_HOLDOUT_BP, server_default=str(DEFAULT_HOLDOUT_BP)
+    )
+    #: The seed that chose the holdout (drawn at the snapshot, kept so that staff can
+    #: recompute who was held out and why).
+    holdout_seed: Mapped[int | None] = mapped_column(Integer)
+    #: The lift report's response window: bonus purchases within this many days.
+    response_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_RESPONSE_DAYS, server_default=str(DEFAULT_RESPONSE_DAYS)
+    )
 
     batches: Mapped[list[CampaignBatch]] = relationship(
         back_populates="campaign", order_by="CampaignBatch.number"
@@ -138,7 +187,7 @@ class CampaignBatch(Base):
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The last error met on this batch (for staff; never a member's data).
-    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH))
 
     campaign: Mapped[Campaign] = relationship(back_populates="batches")
 
@@ -164,7 +213,36 @@ class CampaignRecipient(Base):
     )
     batch_no: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default=RecipientStatus.PENDING)
-    reason: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH))
     #: Post: the letter's number in its batch PDF (how returns name it).
     sequence_no: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Post: when the print house reported the letter returned (dispatch.campaigns.upkeep).
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberLink(Base):
+    """One link a member was given: what it is for, whose, until when."""
+
+    __tablename__ = "member_links"
+    __table_args__ = (
+        enum_check("purpose", LinkPurpose),
+        Index(None, "member_id"),
+        Index(None, "expires_at"),
+    )
+
+    #: SHA-256 of "purpose:value" (tokens.digest); the value itself is nowhere.
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(12))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    #: The campaign whose e-mail or letter carried it (None for sessions and
+    #: confirmations opened from a link without one).
+    campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Single-use links (confirmations): when it was used; it is dead from then on.
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: A session: {"via": "email"|"letter", "language": ...}; a confirmation:
+    #: {"grants": [[purpose, channel], ...]}. Never a name, address or e-mail address.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -1,7 +1,8 @@
 """The staff view of a campaign: where every snapshotted recipient ended up.
 
-The reconciliation is ``snapshot = delivered + suppressed + failed + in flight``,
-per batch and in total, with suppressions and failures by reason. Once a campaign
+The reconciliation is ``snapshot = delivered + suppressed + failed + held out + in
+flight``, in total and (held out apart, as they are in no batch) per batch, with
+suppressions and failures by reason. Once a campaign
 is finished nothing may be in flight: :attr:`Report.reconciled` says whether that
 holds (invariant 4). Staff-only: it names no member, but its small counts are not
 suppressed, so it is never shown to a partner.
@@ -17,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns.models import (
+    FINAL_STATUSES,
+    FINISHED_BATCH,
     Campaign,
     CampaignBatch,
     CampaignRecipient,
@@ -25,6 +28,7 @@ from dispatch.campaigns.models import (
 )
 from dispatch.campaigns.states import FINAL
 from dispatch.creatives.models import CreativeVersion
+from dispatch.errors import CONFIGURATION
 
 R = RecipientStatus
 
@@ -37,6 +41,7 @@ class Tally:
     delivered: int = 0
     suppressed: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
+    held_out: int = 0
     in_flight: int = 0
 
     def add(self, status: str, reason: str | None, n: int) -> None:
@@ -47,12 +52,19 @@ class Tally:
             self.suppressed[reason or "unknown"] += n
         elif status == R.FAILED.value:
             self.failed[reason or "unknown"] += n
+        elif status == R.HELD_OUT.value:
+            self.held_out += n
         else:
             self.in_flight += n
 
     @property
     def accounted(self) -> int:
-        return self.delivered + sum(self.suppressed.values()) + sum(self.failed.values())
+        return (
+            self.delivered
+            + sum(self.suppressed.values())
+            + sum(self.failed.values())
+            + self.held_out
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +72,7 @@ class Tally:
             "delivered": self.delivered,
             "suppressed": dict(sorted(self.suppressed.items())),
             "failed": dict(sorted(self.failed.items())),
+            "held_out": self.held_out,
             "in_flight": self.in_flight,
         }
 
@@ -104,7 +117,7 @@ class Report:
         total = self.total
         if total.snapshot != total.accounted + total.in_flight:
             return False
-        if sum(b.tally.snapshot for b in self.batches) != total.snapshot:
+        if sum(b.tally.snapshot for b in self.batches) + total.held_out != total.snapshot:
             return False
         return not (self.finished and total.in_flight)
 
@@ -138,6 +151,8 @@ def describe(session: Session, campaign: Campaign) -> dict[str, Any]:
         "cancelled_by": campaign.cancelled_by,
         "failure": campaign.failure,
         "recipients": campaign.recipient_count,
+        "holdout_percent": campaign.holdout_bp / 100,
+        "response_days": campaign.response_days,
         "batches": campaign.batch_count,
         "snapshot_stats": campaign.snapshot_stats,
     }
@@ -204,13 +219,13 @@ def progress(session: Session, campaign_id: int) -> Progress:
     done = session.execute(
         select(func.count()).where(
             CampaignRecipient.campaign_id == campaign_id,
-            CampaignRecipient.status.in_([R.DELIVERED.value, R.SUPPRESSED.value, R.FAILED.value]),
+            CampaignRecipient.status.in_([s.value for s in FINAL_STATUSES]),
         )
     ).scalar_one()
     closed = session.execute(
         select(func.count()).where(
             CampaignBatch.campaign_id == campaign_id,
-            CampaignBatch.status.in_(["done", "failed"]),
+            CampaignBatch.status.in_(FINISHED_BATCH),
         )
     ).scalar_one()
     return Progress(
@@ -220,3 +235,19 @@ def progress(session: Session, campaign_id: int) -> Progress:
         batches=campaign.batch_count,
         batches_done=closed,
     )
+
+
+def configuration_error(session: Session, campaign_id: int) -> str | None:
+    """The configuration error a released, unfinished batch of the campaign stopped on
+    (its job is not retried), or None."""
+    return session.execute(
+        select(CampaignBatch.last_error)
+        .where(
+            CampaignBatch.campaign_id == campaign_id,
+            CampaignBatch.status.not_in(FINISHED_BATCH),
+            CampaignBatch.claim_token.is_(None),
+            CampaignBatch.last_error.startswith(f"{CONFIGURATION}: "),
+        )
+        .order_by(CampaignBatch.number)
+        .limit(1)
+    ).scalar_one_or_none()

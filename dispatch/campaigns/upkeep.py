@@ -13,7 +13,7 @@ periodically (from the worker's sweep) and does three things, each idempotent:
 3. **Returned mail**: each report under ``returns/`` names letters by (batch id,
    sequence number). The letter's recipient's address is marked ``returned``, so the
    policy keeps post from them until the feed brings a different address; an
-   :class:`~dispatch.privacy.models.AuditEntry` (actor ``printhouse``) records it. A
+   :class:`~dispatch.register.models.AuditEntry` (actor ``printhouse``) records it. A
    letter handed off before the feed last changed the member's address is only
    recorded: it came back from the old address, and says nothing about the new. The
    report's processing is recorded in the same transaction, and the report is deleted
@@ -38,9 +38,8 @@ from dispatch.campaigns.models import BatchStatus, CampaignBatch, CampaignRecipi
 from dispatch.db.engine import session_scope
 from dispatch.db.types import AddressStatus, utcnow
 from dispatch.errors import OperationError
-from dispatch.privacy import audit
-from dispatch.privacy.models import AuditEntry
-from dispatch.register.models import Member
+from dispatch.register import audit
+from dispatch.register.models import AuditEntry, Member
 from dispatch.transports.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -114,16 +113,18 @@ def _batches(engine: Engine, outbox: Outbox, now: dt.datetime, result: UpkeepRes
         ).all()
     if not rows:
         return
-    present = set(outbox.list_batches())
+    # One listing for the whole sweep: which batches are there, which acknowledged.
+    # (A request per batch was one HEAD per done batch every sweep, for weeks.)
+    inventory = outbox.inventory()
     for batch_id, outbox_id, acknowledged_at in rows:
-        if outbox_id not in present:
+        if outbox_id not in inventory.batches:
             # Deleted by an earlier run that crashed before recording it, or by hand.
             if _record_vanished(engine, batch_id, now):
                 log.warning("outbox batch %s: %s", outbox_id, VANISHED)
                 result.vanished += 1
             continue
         if acknowledged_at is None:
-            ack = outbox.read_ack(outbox_id)
+            ack = outbox.read_ack(outbox_id) if outbox_id in inventory.acknowledged else None
             if ack is not None:
                 _acknowledge(engine, batch_id, outbox_id, ack, now)
                 acknowledged_at = now
@@ -296,6 +297,16 @@ def _apply(
             )
             continue
         member_id, changed_at = recipient
+        # The campaign's count of returned letters (partner report) reads this.
+        session.execute(
+            update(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign_id,
+                CampaignRecipient.member_id == member_id,
+                CampaignRecipient.returned_at.is_(None),
+            )
+            .values(returned_at=utcnow())
+        )
         # A letter handed off before the address changed went to the address the
         # member had before: the new one is not known to be wrong, so post goes on.
         before_move = (

@@ -1,7 +1,8 @@
 """The ``dispatch`` command: one group per noun, ``--help`` on every level.
 
 Exit codes: 0 success, 1 failed operation, 2 bad input; errors are one line on stderr
-naming the file, line or field at fault.
+naming the file, line or field at fault (see :mod:`dispatch.errors` for which is which).
+Every command takes ``--json`` and then prints exactly one JSON document on stdout.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.cli.context import AppContext
 from dispatch.config import ConfigError
@@ -30,18 +32,38 @@ def cli(ctx: click.Context) -> None:
 
 def _register_commands() -> None:
     from dispatch.cli import (
+        account,
+        audit,
         campaign,
         creative,
         db,
         demo,
+        mailer,
         member,
         partner,
         register,
+        report,
         segment,
+        serve,
         worker,
     )
 
-    for module in (db, register, segment, partner, creative, campaign, member, worker, demo):
+    for module in (
+        db,
+        register,
+        segment,
+        partner,
+        creative,
+        campaign,
+        member,
+        mailer,
+        audit,
+        report,
+        account,
+        worker,
+        serve,
+        demo,
+    ):
         cli.add_command(module.group)
 
 
@@ -53,8 +75,32 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _bad_argument(argv: list[str]) -> str | None:
+    """The first argument with a control character or bytes that are not UTF-8, named.
+
+    Such a value has no use in any option, and would otherwise travel as far as the
+    database (PostgreSQL refuses NUL in text, and a lone surrogate cannot be encoded).
+    """
+    for i, arg in enumerate(argv):
+        for char in arg:
+            code = ord(char)
+            if code < 32 or code == 127 or 0xD800 <= code <= 0xDFFF:
+                what = "bytes that are not UTF-8" if code >= 0xD800 else f"U+{code:04X}"
+                if arg.startswith("--") and "=" in arg:
+                    name = f"option {arg.split('=', 1)[0]}"
+                elif i > 0 and argv[i - 1].startswith("-"):
+                    name = f"option {argv[i - 1]}"
+                else:
+                    name = f"argument {i + 1}"
+                return f"{name}: has {what}, which no value may contain"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by ``main`` and by tests)."""
+    bad = _bad_argument(sys.argv[1:] if argv is None else argv)
+    if bad is not None:
+        return _fail(bad, 2)
     try:
         cli.main(args=argv, prog_name="dispatch", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -74,6 +120,12 @@ def run(argv: list[str] | None = None) -> int:
         return _fail(str(exc), 2)
     except NotMigratedError as exc:
         return _fail(str(exc), 1)
+    except SQLAlchemyError as exc:
+        # The database is down, full or refused the statement. Only the driver's first
+        # line: the rest of the message carries the SQL and its parameters, which may
+        # be a member's data, and a DETAIL line quoting the row.
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return _fail(f"database error: {cause[0] if cause else type(exc).__name__}", 1)
     return 0
 
 

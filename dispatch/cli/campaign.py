@@ -13,15 +13,14 @@ from rich.table import Table
 
 from dispatch.campaigns import report as reports
 from dispatch.campaigns import services
-from dispatch.campaigns.models import CampaignStatus
+from dispatch.campaigns.models import DEFAULT_HOLDOUT_BP, DEFAULT_RESPONSE_DAYS, CampaignStatus
 from dispatch.campaigns.states import ACTIVE, FINAL
-from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
+from dispatch.cli.context import ROW_ID, AppContext, emit_json, json_option, pass_app
 from dispatch.db.engine import session_scope
-from dispatch.db.types import utcnow
-from dispatch.errors import InputError
-from dispatch.jobs import tasks, worker
+from dispatch.db.types import Channel
+from dispatch.errors import InputError, OperationError
+from dispatch.jobs import preflight, worker
 from dispatch.jobs.broker import is_inprocess
-from dispatch.jobs.queue import after_commit
 
 _WHY = "campaign decisions are recorded with who made them"
 _as_option = click.option(
@@ -59,7 +58,7 @@ def group() -> None:
 
 @group.command("create")
 @click.option("--partner", required=True, help="Partner name (see `dispatch partner list`).")
-@click.option("--creative", "creative_id", type=int, required=True, help="Creative version id.")
+@click.option("--creative", "creative_id", type=ROW_ID, required=True, help="Creative version id.")
 @click.option(
     "--segment",
     "segment_path",
@@ -69,6 +68,21 @@ def group() -> None:
 )
 @click.option("--channel", type=click.Choice(["post", "email"]), required=True)
 @click.option("--send-at", default=None, help="Earliest start, ISO 8601 with zone.")
+@click.option(
+    "--holdout",
+    "holdout_percent",
+    type=float,
+    default=DEFAULT_HOLDOUT_BP / 100,
+    show_default=True,
+    help="Percent of the selected members held out (not contacted) for the lift report.",
+)
+@click.option(
+    "--response-days",
+    type=int,
+    default=DEFAULT_RESPONSE_DAYS,
+    show_default=True,
+    help="Days after the snapshot in which a bonus purchase counts as a response.",
+)
 @_as_option
 @json_option
 @pass_app
@@ -79,6 +93,8 @@ def create(
     segment_path: Path,
     channel: str,
     send_at: str | None,
+    holdout_percent: float,
+    response_days: int,
     actor: str | None,
     as_json: bool,
 ) -> None:
@@ -92,7 +108,10 @@ def create(
             segment_path=segment_path,
             channel=channel,
             actor=who,
+            min_partner_audience=app.settings.min_partner_audience,
             send_at=_when(send_at),
+            holdout_percent=holdout_percent,
+            response_days=response_days,
         )
         doc = reports.describe(session, campaign)
     if as_json:
@@ -105,66 +124,103 @@ def create(
 
 
 @group.command("approve")
-@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.argument("campaign_id", metavar="CAMPAIGN", type=ROW_ID)
 @_as_option
+@json_option
 @pass_app
-def approve(app: AppContext, campaign_id: int, actor: str | None) -> None:
-    """Approve a draft; its creative version must be approved."""
+def approve(app: AppContext, campaign_id: int, actor: str | None, as_json: bool) -> None:
+    """Approve a draft; its creative version must be approved.
+
+    A partner campaign's segment is counted again: fewer members than the partner
+    minimum (DISPATCH_MIN_PARTNER_AUDIENCE) now is refused, with the count.
+    """
     who = app.actor(actor, why=_WHY)
     with session_scope(app.engine()) as session:
         campaign = services.get(session, campaign_id)
-        services.approve(session, campaign, who)
-    click.echo(f"campaign {campaign_id}: approved by {who}")
+        services.approve(
+            session,
+            campaign,
+            who,
+            min_partner_audience=app.settings.min_partner_audience,
+            four_eyes=app.settings.four_eyes,
+        )
+        doc = reports.describe(session, campaign)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"campaign {campaign_id}: approved by {who}")
 
 
 @group.command("start")
-@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.argument("campaign_id", metavar="CAMPAIGN", type=ROW_ID)
 @click.option("--send-at", default=None, help="Override the earliest start (ISO 8601).")
 @click.option(
     "--wait/--no-wait",
     default=None,
     help="Follow the campaign to its end (default: yes with the in-process broker).",
 )
+@json_option
 @pass_app
-def start(app: AppContext, campaign_id: int, send_at: str | None, wait: bool | None) -> None:
+def start(
+    app: AppContext, campaign_id: int, send_at: str | None, wait: bool | None, as_json: bool
+) -> None:
     """Schedule an approved campaign, or resume one that stopped part-way.
 
     With the embedded in-process broker the work runs here, with a progress bar;
-    with Redis or RabbitMQ it is queued for `dispatch worker` processes.
+    with Redis or RabbitMQ it is queued for `dispatch worker` processes. Exits 1 if
+    the campaign it followed failed (e.g. its audience fell under the partner
+    minimum at the snapshot) or was cancelled meanwhile, and at once, before the
+    snapshot, if a setting its channel needs is missing or cannot work (e.g.
+    DISPATCH_PRINTHOUSE_RECIPIENT for post); the campaign stays resumable.
     """
     inprocess = is_inprocess(app.settings.broker_url)
-    jobs = tasks.jobs()
+    with session_scope(app.engine()) as session:
+        channel = Channel(services.get(session, campaign_id).channel)
+    # Before the snapshot: a setting the channel needs and cannot work is said now,
+    # in one line, rather than by batch jobs failing later.
+    preflight.require(app.settings, [channel])
     with session_scope(app.engine()) as session:
         campaign = services.get(session, campaign_id)
-        status = CampaignStatus(campaign.status)
-        if status == CampaignStatus.APPROVED:
-            services.schedule(session, campaign, _when(send_at))
-            when = campaign.send_at
-            after_commit(session, lambda: jobs.send_snapshot(campaign_id, at=when))
-            message = f"campaign {campaign_id}: scheduled" + (f" for {when}" if when else "")
-        elif status in ACTIVE:
-            when = None
-            message = f"campaign {campaign_id}: {status.value}; resuming unfinished work"
-        else:
-            raise InputError(
-                f"campaign {campaign_id} is {status.value}; only an approved campaign starts",
-                where="CAMPAIGN",
-            )
-    if status in ACTIVE:
-        worker.sweep(jobs, tasks.runtime(), campaign_id=campaign_id)
-    click.echo(message)
-    later = status == CampaignStatus.APPROVED and when is not None and when > utcnow()
-    if wait if wait is not None else (inprocess and not later):
-        _follow(app, campaign_id, run_here=inprocess)
-    elif inprocess:
+        started = services.start(session, campaign, _when(send_at))
+        worker.send_started(session, started)
+    # Committed: the snapshot job is sent, or the campaign's missing work swept.
+    if not as_json:
+        click.echo(started.message)
+    waited = wait if wait is not None else (inprocess and not started.later)
+    if waited:
+        _follow(app, campaign_id, run_here=inprocess, quiet=as_json)
+    elif inprocess and not as_json:
         click.echo(
             "the in-process broker keeps nothing between commands: run `dispatch worker`"
             f" (or `dispatch campaign start {campaign_id}` when it is due) to do the work"
         )
+    with session_scope(app.engine()) as session:
+        campaign = services.get(session, campaign_id)
+        doc = {**reports.describe(session, campaign), "resumed": started.resumed}
+    if as_json:
+        emit_json(doc)
+    if waited:
+        _ended_well(campaign_id, doc)
 
 
-def _follow(app: AppContext, campaign_id: int, *, run_here: bool) -> None:
-    """Show a progress bar until the campaign ends (running the work here if asked)."""
+def _ended_well(campaign_id: int, doc: dict[str, Any]) -> None:
+    """Exit 1 (after the output) when the campaign followed to its end did not complete."""
+    status = CampaignStatus(doc["status"])
+    if status == CampaignStatus.FAILED:
+        reason = str(doc["failure"] or "no reason recorded")
+        reason = reason.removeprefix(f"campaign {campaign_id}: ")
+        raise OperationError(f"campaign {campaign_id} failed: {reason}")
+    if status == CampaignStatus.CANCELLED:
+        raise OperationError(
+            f"campaign {campaign_id} was cancelled by {doc['cancelled_by']} while it ran"
+        )
+
+
+def _follow(app: AppContext, campaign_id: int, *, run_here: bool, quiet: bool = False) -> None:
+    """Show a progress bar until the campaign ends (running the work here if asked).
+
+    ``quiet`` (under --json) runs the same loop without drawing anything.
+    """
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]campaign {task.fields[cid]}[/] {task.fields[status]}"),
@@ -174,6 +230,7 @@ def _follow(app: AppContext, campaign_id: int, *, run_here: bool) -> None:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=quiet,
     ) as bar:
         task = bar.add_task("", total=None, cid=campaign_id, status="", batches="")
 
@@ -189,8 +246,19 @@ def _follow(app: AppContext, campaign_id: int, *, run_here: bool) -> None:
             )
             return CampaignStatus(now.status) in FINAL
 
+        def ended_or_stuck() -> bool:
+            # Asked only when the queue is idle: a batch released for a setting that
+            # cannot work has no message left, and waiting would be silent forever.
+            if redraw():
+                return True
+            with session_scope(app.engine()) as session:
+                stuck = reports.configuration_error(session, campaign_id)
+            if stuck is not None:
+                raise OperationError(stuck)
+            return False
+
         if run_here:
-            worker.run_inprocess(until=redraw, on_idle=redraw)
+            worker.run_inprocess(until=ended_or_stuck, on_idle=redraw)
         else:
             import time
 
@@ -200,20 +268,27 @@ def _follow(app: AppContext, campaign_id: int, *, run_here: bool) -> None:
 
 
 @group.command("cancel")
-@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.argument("campaign_id", metavar="CAMPAIGN", type=ROW_ID)
 @_as_option
+@json_option
 @pass_app
-def cancel(app: AppContext, campaign_id: int, actor: str | None) -> None:
+def cancel(app: AppContext, campaign_id: int, actor: str | None, as_json: bool) -> None:
     """Stop a campaign: nothing more is handed off (batches already handed off stay)."""
     who = app.actor(actor, why=_WHY)
     with session_scope(app.engine()) as session:
         campaign = services.get(session, campaign_id)
         stopped = services.cancel(session, campaign, who)
-    click.echo(f"campaign {campaign_id}: cancelled by {who}; {stopped} recipients will get nothing")
+        doc = {**reports.describe(session, campaign), "stopped_recipients": stopped}
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(
+            f"campaign {campaign_id}: cancelled by {who}; {stopped} recipients will get nothing"
+        )
 
 
 @group.command("status")
-@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.argument("campaign_id", metavar="CAMPAIGN", type=ROW_ID)
 @click.option("--follow/--once", default=True, help="Follow a running campaign live.")
 @json_option
 @pass_app
@@ -243,11 +318,11 @@ def status(app: AppContext, campaign_id: int, follow: bool, as_json: bool) -> No
 
 
 @group.command("report")
-@click.argument("campaign_id", metavar="CAMPAIGN", type=int)
+@click.argument("campaign_id", metavar="CAMPAIGN", type=ROW_ID)
 @json_option
 @pass_app
 def report(app: AppContext, campaign_id: int, as_json: bool) -> None:
-    """Staff reconciliation: snapshot = delivered + suppressed + failed, per batch."""
+    """Staff reconciliation: snapshot = delivered + suppressed + failed + held out."""
     with session_scope(app.engine()) as session:
         campaign = services.get(session, campaign_id)
         result = reports.report(session, campaign)
@@ -276,7 +351,7 @@ def _print_report(result: reports.Report) -> None:
         console.print(
             f"segment matched {stats['matched']}; policy removed {sum(removed.values())} "
             f"({_reasons(removed)}); frequency cap removed {stats['removed_by_frequency_cap']}; "
-            f"snapshot {stats['snapshot']}"
+            f"snapshot {stats['snapshot']}, of which held out {stats.get('held_out', 0)}"
         )
     table = Table("batch", "status", "tries", "snapshot", "delivered", "suppressed", "failed",
                   "in flight", "ack")  # fmt: skip
@@ -295,7 +370,8 @@ def _print_report(result: reports.Report) -> None:
     verdict = "reconciled" if result.reconciled else "NOT reconciled"
     console.print(
         f"{verdict}: {t.snapshot} = {t.delivered} delivered + {sum(t.suppressed.values())} "
-        f"suppressed + {sum(t.failed.values())} failed + {t.in_flight} in flight"
+        f"suppressed + {sum(t.failed.values())} failed + {t.held_out} held out "
+        f"+ {t.in_flight} in flight"
     )
 
 

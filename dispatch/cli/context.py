@@ -19,6 +19,10 @@ from dispatch.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Column widths of the audit log; checked before the database is touched so that an
+# over-long value is a one-line input error on every backend (SQLite would store it).
+ACTOR_MAX, REASON_MAX = 80, 200
+
 
 @dataclass
 class AppContext:
@@ -66,6 +70,26 @@ class AppContext:
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+#: An id as the CLI takes it: the database's INTEGER (campaigns, creative versions) or
+#: BIGINT (members). A larger number would reach the driver and end in an overflow.
+ROW_ID = click.IntRange(1, 2**31 - 1)
+MEMBER_ID = click.IntRange(1, 2**63 - 1)
+
+
+def check_length(value: str, limit: int, option: str) -> None:
+    """Refuse ``value`` longer than ``limit`` characters, naming ``option``."""
+    if len(value) > limit:
+        raise InputError(f"at most {limit} characters, got {len(value)}", where=option)
+
+
+def staff_actor(app: AppContext, actor: str | None, reason: str | None) -> str:
+    """The person behind an audited command, and their reason, checked before any access."""
+    who = app.actor(actor)
+    check_length(who, ACTOR_MAX, "--as")
+    if reason is not None:
+        check_length(reason, REASON_MAX, "--reason")
+    return who
 
 
 def json_option(func: F) -> F:

@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
+from dispatch.cli.context import ROW_ID, AppContext, emit_json, json_option, pass_app
 from dispatch.creatives import services
 from dispatch.creatives.bundle import bundle_from_zip
 from dispatch.creatives.models import CreativeVersion
-from dispatch.creatives.preview import write_preview
 from dispatch.creatives.problems import BundleRejected
 from dispatch.db.engine import session_scope
+from dispatch.rendering.preview import write_preview
 
 _BUNDLE = click.Path(exists=True, path_type=Path)
 
@@ -98,7 +98,7 @@ def list_(app: AppContext, partner: str | None, as_json: bool) -> None:
 
 
 @group.command("show")
-@click.argument("version_id", metavar="ID", type=int)
+@click.argument("version_id", metavar="ID", type=ROW_ID)
 @json_option
 @pass_app
 def show(app: AppContext, version_id: int, as_json: bool) -> None:
@@ -134,7 +134,7 @@ def show(app: AppContext, version_id: int, as_json: bool) -> None:
 
 
 @group.command("preview")
-@click.argument("version_id", metavar="ID", type=int)
+@click.argument("version_id", metavar="ID", type=ROW_ID)
 @click.option(
     "--out",
     "out_dir",
@@ -155,7 +155,7 @@ def preview(app: AppContext, version_id: int, out_dir: Path, as_json: bool) -> N
         version = services.get_version(session, version_id)
         bundle = services.load_version_bundle(version)
         label = f"{version.id}"
-    written = write_preview(bundle, out_dir, secret=app.settings.secret_key, label=label)
+    written = write_preview(bundle, out_dir, settings=app.settings, label=label)
     if as_json:
         emit_json(
             {
@@ -173,7 +173,7 @@ def preview(app: AppContext, version_id: int, out_dir: Path, as_json: bool) -> N
 
 
 @group.command("approve")
-@click.argument("version_id", metavar="ID", type=int)
+@click.argument("version_id", metavar="ID", type=ROW_ID)
 @_as_option
 @json_option
 @pass_app
@@ -181,7 +181,7 @@ def approve(app: AppContext, version_id: int, actor: str | None, as_json: bool) 
     """Approve submitted creative version ID (staff; the content is verified first)."""
     who = app.actor(actor, why="approving or rejecting is a staff decision")
     with session_scope(app.engine()) as session:
-        doc = _summary(services.approve(session, version_id, who))
+        doc = _summary(services.approve(session, version_id, who, four_eyes=app.settings.four_eyes))
     if as_json:
         emit_json(doc)
     else:
@@ -189,7 +189,7 @@ def approve(app: AppContext, version_id: int, actor: str | None, as_json: bool) 
 
 
 @group.command("reject")
-@click.argument("version_id", metavar="ID", type=int)
+@click.argument("version_id", metavar="ID", type=ROW_ID)
 @click.option("--reason", required=True, help="Why (the partner sees this).")
 @_as_option
 @json_option
@@ -198,7 +198,9 @@ def reject(app: AppContext, version_id: int, reason: str, actor: str | None, as_
     """Reject submitted creative version ID with a reason (staff)."""
     who = app.actor(actor, why="approving or rejecting is a staff decision")
     with session_scope(app.engine()) as session:
-        doc = _summary(services.reject(session, version_id, who, reason))
+        doc = _summary(
+            services.reject(session, version_id, who, reason, four_eyes=app.settings.four_eyes)
+        )
     if as_json:
         emit_json(doc)
     else:

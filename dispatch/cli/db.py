@@ -15,11 +15,21 @@ def group() -> None:
 
 @group.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
+@json_option
 @pass_app
-def upgrade(app: AppContext, revision: str) -> None:
+def upgrade(app: AppContext, revision: str, as_json: bool) -> None:
     """Apply Alembic migrations up to REVISION (the only way the schema is created)."""
+    engine = app.engine(migrated=False)
+    before = migrate.current_revision(engine)
     migrate.upgrade(app.settings.database_url, revision)
-    click.echo(f"database at revision {migrate.current_revision(app.engine(migrated=False))}")
+    current = migrate.current_revision(engine)
+    if as_json:
+        head = migrate.head_revision(app.settings.database_url)
+        emit_json(
+            {"before": before, "current": current, "head": head, "up_to_date": current == head}
+        )
+    else:
+        click.echo(f"database at revision {current}")
 
 
 @group.command("status")

@@ -1,8 +1,10 @@
 """``dispatch demo``: the whole flow on embedded defaults, narrated for a newcomer.
 
 At this stage of the product the flow is: migrate, seed a synthetic register, check
-and count every segment in ``segments/`` with the privacy policy applied, then submit
-the demo creatives of two partners, approve them and write their previews.
+and count every segment in ``segments/`` with the privacy policy applied, submit the
+demo creatives of two partners, approve them and write their previews, run two
+campaigns to the print house, and make an account of every role (with a password
+printed once) so that the newcomer can sign in to ``dispatch serve`` next.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from dispatch.cli import demo_accounts, demo_members, demo_reports
 from dispatch.cli import demo_campaigns as flow
 from dispatch.cli.context import AppContext, emit_json, json_option, pass_app
 from dispatch.cli.register import seed_with_progress
@@ -24,17 +27,22 @@ from dispatch.config import Settings
 from dispatch.creatives import services as creatives
 from dispatch.creatives.bundle import load_bundle
 from dispatch.creatives.models import CreativeStatus
-from dispatch.creatives.preview import write_preview
 from dispatch.db import migrate
 from dispatch.db.engine import session_scope
-from dispatch.errors import OperationError
-from dispatch.register.seed import SeedOptions, is_empty
+from dispatch.errors import InputError, OperationError
+from dispatch.register.seed import MAX_MEMBERS, SeedOptions, is_empty
+from dispatch.rendering.preview import write_preview
+from dispatch.reports.disclosure import Controls
 from dispatch.segmenting import services
 
 
 @click.command("demo")
 @click.option(
-    "--members", default=20_000, show_default=True, help="Size of the synthetic register."
+    "--members",
+    type=click.IntRange(1, MAX_MEMBERS),
+    default=20_000,
+    show_default=True,
+    help="Size of the synthetic register.",
 )
 @click.option(
     "--seed", "seed_value", default=1, show_default=True, help="Seed of the synthetic register."
@@ -72,13 +80,16 @@ def group(
     Migrate; seed a register; check and count every segment; submit, approve and
     preview the demo creatives; run one post and one e-mail campaign through the
     in-process worker; let the print house collect, verify, decrypt and acknowledge
-    the batches with its own tool and key; print the reconciliation and where every
-    output is. Uses the embedded defaults unless DISPATCH_* variables say otherwise.
-    A register that already holds data is reused (pass --fresh to seed it again), and
-    so are completed demo campaigns.
+    the batches with its own tool and key; make an account of every role (new
+    passwords each run, printed once); print the reconciliation, where every output
+    is, and whom to sign in to `dispatch serve` as. Uses the embedded defaults
+    unless DISPATCH_* variables say otherwise. A register that already holds data is
+    reused (pass --fresh to seed it again), and so are completed demo campaigns.
     """
     console = Console(stderr=True, quiet=as_json)
     settings = app.settings
+    files = sorted(segments_dir.glob("*.yaml"))
+    _check_folders(segments_dir, files, creatives_dir)  # before anything is migrated or seeded
     started = time.perf_counter()
     console.print(f"[bold]1. Database[/] {settings.database_url}")
     migrate.upgrade(settings.database_url)
@@ -99,9 +110,6 @@ def group(
         console.print("[bold]2. Register[/] reusing the existing register (--fresh to reseed)")
         seeded = {"seeded": False}
 
-    files = sorted(segments_dir.glob("*.yaml"))
-    if not files:
-        raise OperationError(f"no segment files in {segments_dir}", where="--segments")
     console.print(
         f"[bold]3. Segments[/] checking and counting {len(files)} files in {segments_dir}/"
     )
@@ -118,7 +126,7 @@ def group(
             rows.append({"file": str(path), "ok": True, **counted.as_json()})
 
     console.print(f"[bold]4. Creatives[/] submitting, approving and previewing {creatives_dir}/*")
-    previews = _creatives(engine, creatives_dir, settings.var_dir / "previews", settings.secret_key)
+    previews = _creatives(engine, creatives_dir, settings)
     if not all(r["ok"] for r in rows):
         _print_summary(rows)
         raise OperationError("some segment files have problems (listed above)")
@@ -127,10 +135,27 @@ def group(
     key_folder = flow.print_house_key(settings, console)
     console.print("[bold]6. Campaigns[/] snapshot, render, hand off (in-process worker)")
     versions = {Path(p["bundle"]).name: p["version_id"] for p in previews}
-    ran = flow.run_campaigns(engine, settings, versions, segments_dir, DEMO_ACTOR, console)
+    ran = flow.run_campaigns(
+        engine, settings, versions, segments_dir, DEMO_ACTOR, console, DEMO_APPROVER
+    )
     console.print("[bold]7. Print house[/] collects, verifies, decrypts and acknowledges")
     collected = flow.print_house_round(settings, key_folder, console)
+    console.print(
+        "[bold]8. Reports[/] released to the partner (noisy, thresholded; docs/reports.md)"
+    )
+    released = demo_reports.partner_reports(
+        engine,
+        Controls.from_settings(settings),
+        [c["campaign"]["id"] for c in ran if c["campaign"].get("status") == "completed"],
+        DEMO_ACTOR,
+        console,
+    )
+    console.print("[bold]9. Accounts[/] one person of every role, to sign in to `dispatch serve`")
+    people = demo_accounts.ensure_accounts(
+        engine, demo_accounts.demo_accounts(DEMO_PARTNERS["nordic-air-spring"], DEMO_HOUSE)
+    )
 
+    member = demo_members.member_links(engine, settings, ran)
     elapsed = time.perf_counter() - started
     if as_json:
         emit_json(
@@ -141,6 +166,9 @@ def group(
                 "creatives": previews,
                 "campaigns": ran,
                 "printhouse": collected,
+                "partner_reports": released,
+                "accounts": people,
+                "member": member,
                 "outputs": _outputs(settings),
                 "seconds": round(elapsed, 1),
             }
@@ -150,6 +178,8 @@ def group(
     _print_previews(previews)
     _print_campaigns(ran)
     _print_outputs(_outputs(settings))
+    _print_accounts(people)
+    _print_member(member)
     _print_next(elapsed)
 
 
@@ -157,10 +187,31 @@ def group(
 DEMO_PARTNERS = {"nordic-air-spring": "Nordic Air", "coop-bicycles": "Osuuskauppa Esimerkki"}
 DEMO_HOUSE = DEMO_PARTNERS["coop-bicycles"]
 DEMO_ACTOR = "demo.campaign-manager"
+#: Four eyes: the demo's campaigns are approved by a second (staff) person.
+DEMO_APPROVER = "demo.approver"
 
 
-def _creatives(engine: Engine, folder: Path, out: Path, secret: str) -> list[dict[str, Any]]:
+def _check_folders(segments_dir: Path, files: list[Path], creatives_dir: Path) -> None:
+    """Refuse folders without what the demo campaigns send (bad input, exit 2)."""
+    if not files:
+        raise InputError(f"no segment files in {segments_dir}", where="--segments")
+    needed = sorted({d.segment for d in flow.DEMO_CAMPAIGNS} - {f.name for f in files})
+    if needed:
+        raise InputError(
+            f"the demo campaigns need {', '.join(needed)} in {segments_dir}", where="--segments"
+        )
+    bundles = sorted({d.bundle for d in flow.DEMO_CAMPAIGNS})
+    absent = [b for b in bundles if not (creatives_dir / b).is_dir()]
+    if absent:
+        raise InputError(
+            f"the demo campaigns need the bundle {', '.join(absent)} in {creatives_dir}",
+            where="--creatives",
+        )
+
+
+def _creatives(engine: Engine, folder: Path, settings: Settings) -> list[dict[str, Any]]:
     """Submit each demo bundle (unless an identical version exists), approve, preview."""
+    out = settings.var_dir / "previews"
     done = []
     for path in sorted(p for p in folder.iterdir() if p.is_dir()):
         partner_name = DEMO_PARTNERS.get(path.name, "Demo Partner")
@@ -179,7 +230,7 @@ def _creatives(engine: Engine, folder: Path, out: Path, secret: str) -> list[dic
             if version.status == CreativeStatus.SUBMITTED:
                 creatives.approve(session, version.id, DEMO_ACTOR)
             version_id, number, status = version.id, version.version, version.status
-        written = write_preview(bundle, out / path.name, secret=secret, label=str(version_id))
+        written = write_preview(bundle, out / path.name, settings=settings, label=str(version_id))
         done.append(
             {
                 "bundle": str(path),
@@ -223,12 +274,17 @@ def _outputs(settings: Settings) -> dict[str, str]:
 def _print_campaigns(ran: list[dict[str, Any]]) -> None:
     out = _wide_console()
     table = Table(title="Campaigns: every recipient accounted for", title_justify="left")
-    for column in ("campaign", "channel", "segment", "snapshot", "delivered"):
-        table.add_column(column, justify="right" if column in ("snapshot", "delivered") else "left")
+    numbers = ("snapshot", "delivered", "held out")
+    for column in ("campaign", "channel", "segment", *numbers):
+        table.add_column(column, justify="right" if column in numbers else "left")
     table.add_column("suppressed / failed at dispatch (why)")
     table.add_column("reconciled")
     for item in ran:
-        c, t = item["campaign"], item["total"]
+        c = item["campaign"]
+        if "skipped" in item:
+            table.add_row("-", c["channel"], c["segment"], "-", "-", item["skipped"], "-")
+            continue
+        t = item["total"]
         dropped = {**t["suppressed"], **{f"failed: {k}": v for k, v in t["failed"].items()}}
         table.add_row(
             f"{c['id']} {c['status']}",
@@ -236,6 +292,7 @@ def _print_campaigns(ran: list[dict[str, Any]]) -> None:
             c["segment"],
             f"{t['snapshot']:,}",
             f"{t['delivered']:,}",
+            f"{t['held_out']:,}",
             ", ".join(f"{n} {why}" for why, n in dropped.items()) or "-",
             "yes" if item["reconciled"] else "[red]NO",
         )
@@ -249,14 +306,65 @@ def _print_outputs(outputs: dict[str, str]) -> None:
         out.print(f"  {what}: {where}")
 
 
+def _print_accounts(people: list[dict[str, Any]]) -> None:
+    out = _wide_console()
+    table = Table(
+        title="Accounts: new passwords, shown this once (each demo run resets them)",
+        title_justify="left",
+    )
+    for column in ("user", "role", "partner", "password", "second factor"):
+        # Names and passwords are copied from here: never cut or wrapped.
+        table.add_column(column, no_wrap=True)
+    for person in people:
+        table.add_row(
+            person["username"],
+            person["role"],
+            person["partner"] or "-",
+            person["password"],
+            person["second_factor"],
+        )
+    out.print(table)
+    out.print(
+        "Staff sign in with the password and then a TOTP code: at the first sign-in the page"
+        " shows a QR code to scan with an authenticator app (or the secret to type in)."
+    )
+
+
+def _print_member(member: dict[str, str]) -> None:
+    out = _wide_console()
+    if not member:
+        return
+    out.print(
+        "[bold]A member's side[/] (with `dispatch serve` running; links of a synthetic member):"
+    )
+    if "centre_link" in member:
+        out.print(
+            "  the preference-centre link at the foot of a demo member's e-mail (var/mail):\n"
+            f"    {member['centre_link']}"
+        )
+    if "letter_code" in member:
+        out.print(
+            f"  or, as a member with a letter: open {member['letter_page']} and type the code\n"
+            f"    {member['letter_code']} (in the letter's objection notice, with a QR code)"
+        )
+
+
 def _print_next(elapsed: float) -> None:
-    out = Console()
+    out = _wide_console()
     out.print(
         f"Done in {elapsed:.0f} s. Next, try (every look at one member is audited):\n"
         "  .venv/bin/dispatch segment why segments/baby-households.yaml 42 --as you\n"
         "  .venv/bin/dispatch member export 42 --as you\n"
         "  .venv/bin/dispatch campaign list\n"
-        "  .venv/bin/dispatch campaign report 1"
+        "  .venv/bin/dispatch campaign report 1\n"
+        "The web service: run `.venv/bin/dispatch serve` and open http://127.0.0.1:8000/login\n"
+        "  as nordic.editor  (partner: upload a creative, previews, campaigns) -> /partner\n"
+        "  as demo.approver  (staff: approve or reject creatives) -> /staff/creatives\n"
+        "  as demo.campaign-manager (staff: campaigns) -> /staff/campaigns\n"
+        "  as demo.service   (staff: one member, audited) -> /staff/members\n"
+        "  as demo.auditor   (staff: the audit log) -> /staff/audit\n"
+        "  as nordic.admin   (partner: its users) -> /partner/users\n"
+        "with the passwords above (docs/service.md, docs/partners.md)."
     )
 
 

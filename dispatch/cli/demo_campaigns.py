@@ -22,12 +22,15 @@ from sqlalchemy import Engine, select
 from dispatch.campaigns import report as reports
 from dispatch.campaigns import services as campaigns
 from dispatch.campaigns.models import Campaign, CampaignStatus
-from dispatch.campaigns.snapshot import segment_hash
+from dispatch.campaigns.snapshot import AudienceTooSmall, segment_hash
+from dispatch.cli import demo_reports
 from dispatch.config import Settings
+from dispatch.creatives import services as creatives
 from dispatch.db.engine import session_scope
 from dispatch.errors import OperationError
 from dispatch.jobs import tasks, worker
 from dispatch.jobs.queue import after_commit
+from dispatch.transports.keys import load_or_create_signing_key
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,25 @@ class DemoCampaign:
     bundle: str
     segment: str
     channel: str
+    holdout_percent: float = 10.0
+    #: Play the partner's members buying after it (bonus purchases for the lift).
+    responses: bool = False
 
 
 DEMO_CAMPAIGNS = (
-    DemoCampaign("Nordic Air", "nordic-air-spring", "abc-fuel-pensioners.yaml", "post"),
+    # The larger audience, with a large holdout so that its lift can be measured.
+    DemoCampaign(
+        "Nordic Air",
+        "nordic-air-spring",
+        "abc-fuel-pensioners.yaml",
+        "post",
+        holdout_percent=30.0,
+        responses=True,
+    ),
     DemoCampaign("Nordic Air", "nordic-air-spring", "nordic-air-travellers.yaml", "email"),
 )
+#: Demo partners' codes in the bonus-purchase feed (the synthetic register's too).
+BONUS_CODES = {"Nordic Air": "nordic_air"}
 
 
 def printhouse(*args: str) -> subprocess.CompletedProcess[str]:
@@ -74,46 +90,95 @@ def run_campaigns(
     segments_dir: Path,
     actor: str,
     console: Console,
+    approver: str,
 ) -> list[dict[str, Any]]:
-    """Create, approve and run each demo campaign (or reuse a completed identical one)."""
-    results = []
+    """Create, approve and run each demo campaign (or reuse a completed identical one).
+
+    A partner campaign whose segment selects fewer members than the partner minimum in
+    this register is not created (``dispatch campaign create`` refuses it too): the
+    result says why, and the demo goes on.
+    """
+    results: list[dict[str, Any]] = []
+    with session_scope(engine) as session:
+        for name, code in BONUS_CODES.items():
+            if creatives.get_partner(session, name).bonus_code != code:
+                creatives.set_bonus_code(session, name, code)
     for demo in DEMO_CAMPAIGNS:
         path = segments_dir / demo.segment
-        digest = segment_hash(path.read_text(encoding="utf-8"))
-        version_id = versions[demo.bundle]
-        with session_scope(engine) as session:
-            found = session.scalars(
-                select(Campaign).where(
-                    Campaign.creative_version_id == version_id,
-                    Campaign.segment_sha256 == digest,
-                    Campaign.channel == demo.channel,
-                    Campaign.status == CampaignStatus.COMPLETED.value,
-                )
-            ).first()
-            if found is None:
-                campaign = campaigns.create(
-                    session,
-                    partner=demo.partner,
-                    creative_version_id=version_id,
-                    segment_path=path,
-                    channel=demo.channel,
-                    actor=actor,
-                )
-                campaigns.approve(session, campaign, actor)
-                campaigns.schedule(session, campaign)
-                cid = campaign.id
-                after_commit(session, functools.partial(tasks.jobs().send_snapshot, cid))
-                reused = False
-            else:
-                cid, reused = found.id, True
+        try:
+            cid, reused = _create_or_reuse(engine, settings, demo, path, versions, actor, approver)
+        except AudienceTooSmall as exc:
+            console.print(
+                f"   not running {demo.bundle} by {demo.channel} to {path.stem}: {exc.message}"
+                " (seed more --members, or lower DISPATCH_MIN_PARTNER_AUDIENCE)"
+            )
+            results.append(
+                {
+                    "skipped": exc.message,
+                    "campaign": {"channel": demo.channel, "segment": path.stem},
+                }
+            )
+            continue
         verb = "reusing completed" if reused else "running"
         console.print(f"   {verb} campaign {cid}: {demo.bundle} by {demo.channel} to {path.stem}")
         if not reused:
             worker.run_inprocess()
+            if demo.responses:
+                bought = demo_reports.respond(
+                    engine,
+                    cid,
+                    BONUS_CODES[demo.partner],
+                    settings.var_dir / "feeds" / f"responses-{cid}",
+                    settings.secret_key,
+                    seed=cid,
+                )
+                console.print(f"   {demo.partner} reported {bought} bonus purchases since")
         with session_scope(engine) as session:
             result = reports.report(session, campaigns.get(session, cid))
         results.append({"reused": reused, **result.as_json()})
     return results
+
+
+def _create_or_reuse(
+    engine: Engine,
+    settings: Settings,
+    demo: DemoCampaign,
+    path: Path,
+    versions: dict[str, int],
+    actor: str,
+    approver: str,
+) -> tuple[int, bool]:
+    """The id of a completed identical campaign, or of a new one scheduled now."""
+    digest = segment_hash(path.read_text(encoding="utf-8"))
+    version_id = versions[demo.bundle]
+    with session_scope(engine) as session:
+        found = session.scalars(
+            select(Campaign).where(
+                Campaign.creative_version_id == version_id,
+                Campaign.segment_sha256 == digest,
+                Campaign.channel == demo.channel,
+                Campaign.status == CampaignStatus.COMPLETED.value,
+            )
+        ).first()
+        if found is not None:
+            return found.id, True
+        campaign = campaigns.create(
+            session,
+            partner=demo.partner,
+            creative_version_id=version_id,
+            segment_path=path,
+            channel=demo.channel,
+            actor=actor,
+            min_partner_audience=settings.min_partner_audience,
+            holdout_percent=demo.holdout_percent,
+        )
+        campaigns.approve(
+            session, campaign, approver, min_partner_audience=settings.min_partner_audience
+        )
+        campaigns.schedule(session, campaign)
+        cid = campaign.id
+        after_commit(session, functools.partial(tasks.jobs().send_snapshot, cid))
+    return cid, False
 
 
 def print_house_round(settings: Settings, key_folder: Path, console: Console) -> dict[str, Any]:
@@ -121,6 +186,10 @@ def print_house_round(settings: Settings, key_folder: Path, console: Console) ->
     them; then the dispatcher's upkeep deletes what was acknowledged."""
     spool = settings.var_dir / "printhouse" / "spool"
     outbox = settings.outbox_url
+    # The print house holds the dispatcher's public key before any batch comes (made
+    # with the first batch otherwise, so a demo whose campaigns were all too small has
+    # none yet).
+    load_or_create_signing_key(settings.signing_key_file)
     if outbox.startswith("file://"):
         # A demo whose campaigns handed nothing off (e.g. too small) has no outbox yet.
         Path(outbox.removeprefix("file://")).mkdir(parents=True, exist_ok=True)

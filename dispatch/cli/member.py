@@ -15,19 +15,29 @@ import click
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-from dispatch.cli.context import AppContext, actor_option, emit_json, json_option, pass_app
+from dispatch.cli.context import (
+    MEMBER_ID,
+    AppContext,
+    actor_option,
+    check_length,
+    emit_json,
+    json_option,
+    pass_app,
+    staff_actor,
+)
 from dispatch.db.engine import session_scope
 from dispatch.db.types import Channel, Decision, Purpose
 from dispatch.errors import InputError, OperationError
+from dispatch.members import services as member_services
 from dispatch.privacy import erasure, export
 from dispatch.register import services
 from dispatch.register.consent import ConsentError
 
-# Column widths of the audit log and the consent ledger; checked here so that an
-# over-long value is a one-line input error on every backend (SQLite would store it).
-ACTOR_MAX, REASON_MAX, SOURCE_MAX = 80, 200, 40
+# The consent ledger's column; checked here so that an over-long value is a one-line
+# input error on every backend (SQLite would store it).
+SOURCE_MAX = 40
 
-member_id_argument = click.argument("member_id", metavar="ID", type=int)
+member_id_argument = click.argument("member_id", metavar="ID", type=MEMBER_ID)
 
 
 @click.group("member")
@@ -39,36 +49,44 @@ def group() -> None:
     """
 
 
-def _who(app: AppContext, actor: str | None, reason: str | None) -> str:
-    """The validated actor; checked before the database is touched."""
-    who = app.actor(actor)
-    _fits(who, ACTOR_MAX, "--as")
-    if reason is not None:
-        _fits(reason, REASON_MAX, "--reason")
-    return who
-
-
-def _fits(value: str, limit: int, option: str) -> None:
-    if len(value) > limit:
-        raise InputError(f"at most {limit} characters, got {len(value)}", where=option)
-
-
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
+def _warn(message: str) -> None:
+    """One line on stderr that does not make the command fail."""
+    click.echo(f"dispatch: warning: {message}", err=True)
+
+
 @group.command("show", short_help="Show one member's register data.")
 @member_id_argument
+@click.option(
+    "--sensitive",
+    is_flag=True,
+    help="Also show special-category purchases (GDPR Art. 9); needs --reason, audited.",
+)
 @actor_option
 @json_option
 @pass_app
 def show(
-    app: AppContext, member_id: int, actor: str | None, reason: str | None, as_json: bool
+    app: AppContext,
+    member_id: int,
+    sensitive: bool,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Show member ID's register data, consent and suppressions (audited)."""
-    who = _who(app, actor, reason)
+    """Show member ID's register data, consent and suppressions (audited).
+
+    Purchases of special-category product groups (pharmacy, special diets: they
+    reveal health) are left out unless you ask with --sensitive and say why with
+    --reason; the audit entry records that they were shown.
+    """
+    who = staff_actor(app, actor, reason)
     with session_scope(app.engine()) as session:
-        doc = services.show_member(session, member_id, actor=who, reason=reason)
+        doc = services.show_member(
+            session, member_id, actor=who, reason=reason, sensitive=sensitive
+        )
     if as_json:
         emit_json(doc)
     else:
@@ -92,6 +110,7 @@ def show(
 )
 @click.option("--source", default="staff", show_default=True, help="Where the decision came from.")
 @actor_option
+@json_option
 @pass_app
 def consent_command(
     app: AppContext,
@@ -102,14 +121,17 @@ def consent_command(
     source: str,
     actor: str | None,
     reason: str | None,
+    as_json: bool,
 ) -> None:
     """Record that member ID grants or refuses PURPOSE on CHANNEL (audited).
 
     DECISION is grant or refuse. The entry goes to the consent ledger with you as
-    its actor, and the current consent state follows at once.
+    its actor, and the current consent state follows at once. A grant while the
+    member's objection is in force is recorded, with a warning: the objection still
+    blocks all direct marketing.
     """
-    who = _who(app, actor, reason)
-    _fits(source, SOURCE_MAX, "--source")
+    who = staff_actor(app, actor, reason)
+    check_length(source, SOURCE_MAX, "--source")
     value = Decision.GRANTED if decision == "grant" else Decision.REFUSED
     try:
         with session_scope(app.engine()) as session:
@@ -123,35 +145,78 @@ def consent_command(
                 actor=who,
                 reason=reason,
             )
+            blocked: str | None = None
+            if value == Decision.GRANTED:
+                blocked = services.still_blocked(
+                    session, member_id, Purpose(purpose), Channel(channel)
+                )
+            warnings = [f"granted, but {blocked}"] if blocked else []
+            doc = {
+                "member": member_id,
+                "purpose": purpose,
+                "channel": channel,
+                "decision": str(value),
+                "ledger_entry": event.id,
+                "consent": services.consent_state(session, member_id),
+                "warnings": warnings,
+            }
     except ConsentError as exc:
         where = "--purpose" if purpose == Purpose.DIRECT_MARKETING else "--channel"
         raise InputError(str(exc), where=where) from exc
-    click.echo(f"member {member_id}: {purpose}/{channel} {value} (ledger entry {event.id})")
+    for warning in warnings:
+        _warn(f"member {member_id}: {warning}")
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"member {member_id}: {purpose}/{channel} {value} (ledger entry {event.id})")
 
 
 @group.command("object", short_help="Record an objection to all direct marketing.")
 @member_id_argument
 @click.option("--source", default="staff", show_default=True, help="Where the objection came from.")
 @actor_option
+@json_option
 @pass_app
 def object_command(
-    app: AppContext, member_id: int, source: str, actor: str | None, reason: str | None
+    app: AppContext,
+    member_id: int,
+    source: str,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
     """Record member ID's objection to all direct marketing (GDPR Art. 21(2)).
 
     Absolute and effective at once: it blocks every marketing purpose on every
-    channel, including letters already queued but not yet handed off.
+    channel, including letters already queued but not yet handed off. An objection
+    already in force is not recorded again (the command says since when).
     """
-    who = _who(app, actor, reason)
-    _fits(source, SOURCE_MAX, "--source")
+    who = staff_actor(app, actor, reason)
+    check_length(source, SOURCE_MAX, "--source")
     with session_scope(app.engine()) as session:
+        before = services.objection_in_force(session, member_id)
         event = services.object_to_direct_marketing(
             session, member_id, source=source, actor=who, reason=reason
         )
-    click.echo(
-        f"member {member_id}: objected to all direct marketing, effective now "
-        f"(ledger entry {event.id})"
-    )
+        doc = {
+            "member": member_id,
+            "objected": True,
+            "new": before is None,
+            "ledger_entry": event.id,
+            "since": services.plain(event.recorded_at),
+        }
+    if as_json:
+        emit_json(doc)
+    elif doc["new"]:
+        click.echo(
+            f"member {member_id}: objected to all direct marketing, effective now "
+            f"(ledger entry {event.id})"
+        )
+    else:
+        click.echo(
+            f"member {member_id}: already objected to all direct marketing since "
+            f"{doc['since']} (ledger entry {event.id}); nothing new recorded"
+        )
 
 
 @group.command("export", short_help="Export everything kept about a member (Art. 15).")
@@ -163,12 +228,22 @@ def object_command(
     help="Write the document to FILE (readable by you only) instead of stdout.",
 )
 @actor_option
+@json_option
 @pass_app
 def export_command(
-    app: AppContext, member_id: int, out: Path | None, actor: str | None, reason: str | None
+    app: AppContext,
+    member_id: int,
+    out: Path | None,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Export everything kept about member ID as one JSON document (GDPR Art. 15)."""
-    who = _who(app, actor, reason)
+    """Export everything kept about member ID as one JSON document (GDPR Art. 15).
+
+    Without --out the document is the output (--json changes nothing); with --out
+    and --json, a short JSON document says where it was written.
+    """
+    who = staff_actor(app, actor, reason)
     if out is not None and not out.parent.is_dir():
         raise InputError(f"no directory {out.parent} for {out}", where="--out")
     with session_scope(app.engine()) as session:
@@ -188,16 +263,25 @@ def export_command(
         export.write_document(document, out)
     except OSError as exc:
         raise OperationError(f"cannot write {out}: {exc.strerror}", where="--out") from exc
-    click.echo(f"member {member_id}: export written to {out}")
+    if as_json:
+        emit_json({"member": member_id, "out": str(out)})
+    else:
+        click.echo(f"member {member_id}: export written to {out}")
 
 
 @group.command("erase", short_help="Erase a member's personal data (Art. 17).")
 @member_id_argument
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed in scripts).")
 @actor_option
+@json_option
 @pass_app
 def erase_command(
-    app: AppContext, member_id: int, yes: bool, actor: str | None, reason: str | None
+    app: AppContext,
+    member_id: int,
+    yes: bool,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
     """Erase member ID's personal data (GDPR Art. 17); they stay suppressed.
 
@@ -206,7 +290,7 @@ def erase_command(
     suppression remain, so a re-import of the card is never contacted; the consent
     ledger remains as proof. Erasing an erased member is an error.
     """
-    who = _who(app, actor, reason)
+    who = staff_actor(app, actor, reason)
     if not yes:
         if not _interactive():
             raise InputError("refusing to erase without confirmation; pass --yes", where="--yes")
@@ -215,11 +299,46 @@ def erase_command(
         click.confirm(
             f"Erase the personal data of member {member_id}? This cannot be undone",
             abort=True,
+            err=as_json,
         )
     with session_scope(app.engine()) as session:
         done = erasure.erase_member(session, member_id, actor=who, reason=reason)
+    if as_json:
+        emit_json(
+            {
+                "member": member_id,
+                "status": "erased",
+                "deleted": done.deleted,
+                "household_deleted": done.household_deleted,
+                "suppression_added": done.suppression_added,
+            }
+        )
+        return
     counts = ", ".join(f"{n} {table}" for table, n in done.deleted.items())
     click.echo(f"member {member_id}: erased ({counts} deleted); suppressed as erased")
+
+
+@group.command("revoke-links", short_help="Revoke every link a member was sent.")
+@member_id_argument
+@actor_option
+@json_option
+@pass_app
+def revoke_links_command(
+    app: AppContext, member_id: int, actor: str | None, reason: str | None, as_json: bool
+) -> None:
+    """Revoke member ID's unsubscribe and preference-centre links and letter codes.
+
+    For a lost or stolen letter or e-mail: every link and code sent so far, and any
+    open preference-centre visit, stops working at once (audited). Later letters and
+    e-mails bring new ones.
+    """
+    who = staff_actor(app, actor, reason)
+    with session_scope(app.engine()) as session:
+        count = member_services.revoke_links(session, member_id, actor=who, reason=reason)
+    if as_json:
+        emit_json({"member": member_id, "links_revoked": count})
+        return
+    click.echo(f"member {member_id}: {count} links revoked")
 
 
 def _render_profile(doc: dict[str, Any]) -> None:
@@ -268,6 +387,11 @@ def _render_profile(doc: dict[str, Any]) -> None:
     else:
         console.print("Suppressions: none")
 
+    if doc["sensitive_purchases"] == "hidden":
+        console.print(
+            "Special-category purchases (GDPR Art. 9) are not shown; "
+            "--sensitive --reason WHY shows them (audited)."
+        )
     if doc["purchases"]:
         bought = Table(title="Purchases by top-level group", title_justify="left")
         columns: tuple[tuple[str, JustifyMethod], ...] = (

@@ -24,6 +24,7 @@ def _doc(partner: Partner) -> dict[str, object]:
         "id": partner.id,
         "name": partner.name,
         "house": partner.house,
+        "bonus_code": partner.bonus_code,
         "created_at": partner.created_at.isoformat(),
     }
 
@@ -68,6 +69,25 @@ def house(app: AppContext, name: str, as_json: bool) -> None:
         emit_json(doc)
     else:
         click.echo(f"partner {doc['id']}: {doc['name']} (the cooperative)")
+
+
+@group.command("bonus-code")
+@click.argument("name")
+@click.argument("code")
+@json_option
+@pass_app
+def bonus_code(app: AppContext, name: str, code: str, as_json: bool) -> None:
+    """Give the partner NAME its CODE in the bonus-purchase feed (docs/feed.md).
+
+    The lift report of the partner's campaigns counts the feed's purchases under
+    this code as responses (docs/reports.md).
+    """
+    with session_scope(app.engine()) as session:
+        doc = _doc(services.set_bonus_code(session, name, code))
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"partner {doc['id']}: {doc['name']} reports bonus purchases as {code}")
 
 
 @group.command("list")

@@ -11,7 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dispatch.cli.context import AppContext, actor_option, emit_json, json_option, pass_app
+from dispatch.cli.context import (
+    MEMBER_ID,
+    AppContext,
+    actor_option,
+    emit_json,
+    json_option,
+    pass_app,
+)
 from dispatch.db.engine import session_scope
 from dispatch.errors import DispatchError, InputError, Problems
 from dispatch.segmenting import services
@@ -155,7 +162,7 @@ def explain(
 
 @group.command("why")
 @click.argument("file", type=_FILE)
-@click.argument("member_id", type=int)
+@click.argument("member_id", type=MEMBER_ID)
 @actor_option
 @_as_of_option
 @json_option

@@ -62,6 +62,21 @@ def load_bundle(path: str | Path) -> Bundle:
     return Bundle(MappingProxyType(files), manifest)
 
 
+def load_uploaded_zip(data: bytes) -> Bundle:
+    """Read and validate an uploaded .zip bundle; raise BundleRejected on any problem.
+
+    The same checks as :func:`load_bundle` (archive limits and zip-bomb ratio included).
+    """
+    files, problems = read_zip(data)
+    manifest = None
+    if not problems:
+        manifest, found = validate_files(files)
+        problems += found
+    if problems or manifest is None:
+        raise BundleRejected(problems or [Problem("upload", None, "not a valid bundle")])
+    return Bundle(MappingProxyType(files), manifest)
+
+
 def bundle_from_zip(data: bytes) -> Bundle:
     """A stored bundle back from its normalised zip (the caller verifies its hash).
 

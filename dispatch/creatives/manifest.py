@@ -40,6 +40,8 @@ MAX_TEXTS = 50
 MAX_TEXT_CHARS = 2000
 MAX_SUBJECT_CHARS = 200
 MAX_EVENTS = 5000
+#: creative.yaml nests four levels (language, texts, key); far more is a mistake or worse.
+MAX_DEPTH = 16
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\Z")
 TEXT_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}\Z")
@@ -120,11 +122,21 @@ def _line(node: yaml.Node) -> int:
 
 
 def _event_problems(text: str) -> Iterator[Problem]:
+    depth = 0
     for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
         if count > MAX_EVENTS:
             yield _problem(None, "too large a document")
             return
         line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                # PyYAML's composer recurses per level: 2,000 nested lists, a few
+                # kilobytes, ended in a RecursionError.
+                yield _problem(line, f"nested deeper than {MAX_DEPTH} levels")
+                return
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             yield _problem(line, "YAML anchors and aliases are not allowed")
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship
 
 from dispatch.db.base import Base
+from dispatch.db.ids import new_public_id
 from dispatch.db.types import UTCDateTime, enum_check, utcnow
 
 
@@ -50,6 +52,8 @@ class Partner(Base):
     # The cooperative itself: only its campaigns may use own-marketing (or any other
     # non-partner) consent; every other partner's need partner_marketing segments.
     house: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The partner's code in the bonus-purchase feed (docs/feed.md), for the lift report.
+    bonus_code: Mapped[str | None] = mapped_column(String(40), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     creatives: Mapped[list[Creative]] = relationship(back_populates="partner")
@@ -62,6 +66,10 @@ class Creative(Base):
     __table_args__ = (UniqueConstraint("partner_id", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: What URLs and the API use (see dispatch.db.ids); the integer id stays inside.
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=partial(new_public_id, "cr")
+    )
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     name: Mapped[str] = mapped_column(String(63))
 
@@ -89,6 +97,9 @@ class CreativeVersion(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(24), unique=True, default=partial(new_public_id, "cv")
+    )
     creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id"))
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default=CreativeStatus.SUBMITTED)
@@ -97,6 +108,8 @@ class CreativeVersion(Base):
     bundle: Mapped[bytes] = mapped_column(LargeBinary)
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The personal account that uploaded it (None: submitted from the staff CLI).
+    submitted_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(80))
     reason: Mapped[str | None] = mapped_column(String(500))
@@ -104,7 +117,15 @@ class CreativeVersion(Base):
     creative: Mapped[Creative] = relationship(back_populates="versions")
 
 
-IMMUTABLE_COLUMNS = ("creative_id", "version", "content_hash", "bundle", "manifest", "submitted_at")
+IMMUTABLE_COLUMNS = (
+    "public_id",
+    "creative_id",
+    "version",
+    "content_hash",
+    "bundle",
+    "manifest",
+    "submitted_at",
+)
 
 
 class ImmutableVersionError(RuntimeError):

@@ -55,14 +55,36 @@ def mark_house(session: Session, name: str) -> Partner:
     return partner
 
 
+_BONUS_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def set_bonus_code(session: Session, name: str, code: str) -> Partner:
+    """Link the partner ``name`` to its code in the bonus-purchase feed (docs/feed.md)."""
+    partner = get_partner(session, name)
+    code = code.strip()
+    if not _BONUS_CODE.fullmatch(code):
+        raise InputError(
+            "a bonus code is lower-case letters, digits and _, starting with a letter, "
+            "at most 40 characters",
+            where="CODE",
+        )
+    other = session.scalar(select(Partner).where(Partner.bonus_code == code))
+    if other is not None and other.id != partner.id:
+        raise InputError(f"bonus code {code!r} belongs to {other.name}", where="CODE")
+    partner.bonus_code = code
+    session.flush()
+    return partner
+
+
 def list_partners(session: Session) -> list[Partner]:
     return list(session.scalars(select(Partner).order_by(Partner.name)))
 
 
-def get_partner(session: Session, name: str) -> Partner:
+def get_partner(session: Session, name: str, *, where: str = "PARTNER") -> Partner:
+    """The partner called ``name``; InputError at ``where`` (the option the user typed)."""
     partner = session.scalar(select(Partner).where(Partner.name == name.strip()))
     if partner is None:
-        raise InputError(f"no partner named {name!r}", where="PARTNER")
+        raise InputError(f"no partner named {name!r}", where=where)
     return partner
 
 
@@ -80,8 +102,13 @@ def submit(session: Session, partner_name: str, path: str | Path) -> CreativeVer
     return store_bundle(session, partner, bundle)
 
 
-def store_bundle(session: Session, partner: Partner, bundle: Bundle) -> CreativeVersion:
-    """Store a validated bundle as a new version (1 for a new creative name)."""
+def store_bundle(
+    session: Session, partner: Partner, bundle: Bundle, *, submitted_by: str | None = None
+) -> CreativeVersion:
+    """Store a validated bundle as a new version (1 for a new creative name).
+
+    ``submitted_by``: the personal account that uploaded it (None from the staff CLI).
+    """
     name = bundle.manifest.name
     creative = session.scalar(
         select(Creative).where(Creative.partner_id == partner.id, Creative.name == name)
@@ -101,6 +128,7 @@ def store_bundle(session: Session, partner: Partner, bundle: Bundle) -> Creative
         bundle=bundle.to_zip(),
         manifest=bundle.manifest.as_json(),
         submitted_at=utcnow(),
+        submitted_by=submitted_by,
     )
     session.add(version)
     try:
@@ -119,38 +147,55 @@ def list_versions(session: Session, partner_name: str | None = None) -> list[Cre
         .order_by(Partner.name, Creative.name, CreativeVersion.version)
     )
     if partner_name is not None:
-        query = query.where(Partner.id == get_partner(session, partner_name).id)
+        query = query.where(Partner.id == get_partner(session, partner_name, where="--partner").id)
     return list(session.scalars(query))
 
 
-def get_version(session: Session, version_id: int) -> CreativeVersion:
-    """One creative version by id; InputError when there is none."""
+def get_version(session: Session, version_id: int, *, where: str = "ID") -> CreativeVersion:
+    """One creative version by id; InputError at ``where`` when there is none."""
     version = session.get(CreativeVersion, version_id)
     if version is None:
-        raise InputError(f"no creative version {version_id}", where="ID")
+        raise InputError(f"no creative version {version_id}", where=where)
     return version
 
 
-def approve(session: Session, version_id: int, actor: str) -> CreativeVersion:
-    """Approve a submitted version (staff only; records who and when)."""
-    return _decide(session, version_id, CreativeStatus.APPROVED, actor, None)
+def approve(
+    session: Session, version_id: int, actor: str, *, four_eyes: bool = True
+) -> CreativeVersion:
+    """Approve a submitted version (staff only; records who and when).
+
+    With ``four_eyes`` (the default) the person who uploaded it cannot approve it.
+    """
+    return _decide(session, version_id, CreativeStatus.APPROVED, actor, None, four_eyes)
 
 
-def reject(session: Session, version_id: int, actor: str, reason: str) -> CreativeVersion:
+def reject(
+    session: Session, version_id: int, actor: str, reason: str, *, four_eyes: bool = True
+) -> CreativeVersion:
     """Reject a submitted version with a reason the partner will see."""
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise InputError(f"a reason of 1-{MAX_REASON} characters is required", where="--reason")
-    return _decide(session, version_id, CreativeStatus.REJECTED, actor, reason)
+    return _decide(session, version_id, CreativeStatus.REJECTED, actor, reason, four_eyes)
 
 
 def _decide(
-    session: Session, version_id: int, status: CreativeStatus, actor: str, reason: str | None
+    session: Session,
+    version_id: int,
+    status: CreativeStatus,
+    actor: str,
+    reason: str | None,
+    four_eyes: bool,
 ) -> CreativeVersion:
     actor = actor.strip()
     if not actor or len(actor) > 80:
         raise InputError("say who decides with --as NAME (1-80 characters)", where="--as")
     version = get_version(session, version_id)
+    if four_eyes and version.submitted_by is not None and version.submitted_by == actor:
+        raise OperationError(
+            f"creative version {version_id} was uploaded by {actor}; another person decides on it",
+            where="ID",
+        )
     if status is CreativeStatus.APPROVED:
         verify_content(version)
     # Conditional UPDATE: only one decision can ever move a version out of "submitted".

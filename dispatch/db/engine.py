@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,9 +33,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+#: Every session the project opens comes from this factory (``open_session``,
+#: ``session_scope``, ``bound_sessions``). Listeners that must see all of the project's
+#: ORM writes, such as the register's contact-flag hook (dispatch.register.flags), attach
+#: to it rather than to SQLAlchemy's global ``Session`` class, so they never run in
+#: sessions that other libraries open in the same process. A bare ``Session(engine)``
+#: bypasses them: use it only to read.
+SESSIONS: sessionmaker[Session] = sessionmaker(expire_on_commit=False)
+
+
+def open_session(bind: Engine | Connection) -> Session:
+    """One of the project's sessions on ``bind`` (not begun)."""
+    return SESSIONS(bind=bind)
+
+
+def bound_sessions(engine: Engine) -> sessionmaker[Session]:
+    """A factory of the project's sessions bound to ``engine`` (the web app's)."""
+    # A sessionmaker makes a subclass of its class_, and listeners on SESSIONS reach
+    # subclasses, so these sessions get them too.
+    return sessionmaker(engine, class_=SESSIONS.class_, expire_on_commit=False)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    with factory() as session, session.begin():
+    with open_session(engine) as session, session.begin():
         yield session

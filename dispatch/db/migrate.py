@@ -8,7 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from sqlalchemy import Engine
+
+from dispatch.errors import InputError, OperationError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -25,7 +29,16 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Migrate up to ``revision``; an unknown revision is an :class:`InputError`."""
+    config = alembic_config(database_url)
+    try:
+        ScriptDirectory.from_config(config).get_revisions(revision)
+    except (ResolutionError, CommandError) as exc:
+        raise InputError(f"no revision {revision!r}: {exc}", where="--revision") from None
+    try:
+        command.upgrade(config, revision)
+    except CommandError as exc:
+        raise OperationError(f"migration to {revision} failed: {exc}") from None
 
 
 def head_revision(database_url: str) -> str | None:

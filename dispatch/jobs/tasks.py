@@ -7,7 +7,9 @@ retries over about a week and a 10-minute limit, suit none of them):
   hiccups (the snapshot runs in one transaction, so a retry starts clean);
 - ``dispatch_batch``: retried with backoff while another worker holds the batch or a
   transport fails; after the last retry the batch stays released and resumable
-  (``dispatch campaign start`` or the worker's sweeper sends it again);
+  (``dispatch campaign start`` or the worker's sweeper sends it again). A setting
+  that cannot work (:class:`~dispatch.errors.ConfigurationError`) is not retried:
+  the batch is released with the reason, and resumes once the setting is fixed;
 - ``finalize_campaign``: cheap and idempotent.
 """
 
@@ -18,6 +20,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -26,12 +29,13 @@ from sqlalchemy import Engine
 from dispatch.campaigns import delivery, lifecycle
 from dispatch.config import Settings, load_settings
 from dispatch.db.engine import make_engine
-from dispatch.db.types import utcnow
-from dispatch.errors import InputError
+from dispatch.db.types import Channel, utcnow
+from dispatch.errors import ConfigurationError, InputError
 from dispatch.jobs.broker import make_broker
-from dispatch.transports.keys import load_or_create_signing_key, load_recipient
-from dispatch.transports.mailer import Mailer, mailer_from_url
-from dispatch.transports.outbox import outbox_from_url
+from dispatch.rendering.identity import LinkSettings
+from dispatch.transports import channels
+from dispatch.transports.channels import Transport
+from dispatch.transports.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,9 @@ SNAPSHOT_OPTIONS = {
     "max_backoff": 60 * SECOND,
     "time_limit": 60 * 60 * SECOND,
 }
-BATCH_OPTIONS = {
+BATCH_OPTIONS: dict[str, Any] = {
+    # A setting that cannot work is not retried (see batch_job).
+    "throws": (ConfigurationError,),
     "max_retries": 12,
     "min_backoff": 1 * SECOND,
     "max_backoff": 120 * SECOND,
@@ -56,44 +62,54 @@ FINALIZE_OPTIONS = {
     "time_limit": 60 * SECOND,
 }
 QUEUE = "dispatch"
+#: The status a batch job reports when another worker took the batch over.
+TAKEN_OVER = "taken_over"
 
 
 class Runtime:
-    """A worker process's connections: engine, outbox, mailer, keys (built lazily)."""
+    """What a worker process's jobs use, built once per process from the settings and
+    passed to every job: the engine, and one transport per channel, built (and checked)
+    the first time a job of that channel needs it. A channel that cannot be built is
+    not remembered, so a fixed key file is picked up by the next job."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.lease = dt.timedelta(seconds=settings.batch_lease_seconds)
+        self.retention = dt.timedelta(days=settings.outbox_retention_days)
+        self.links = LinkSettings.from_settings(settings)
         self._lock = threading.Lock()
+        self._transports: dict[Channel, Transport] = {}
 
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.database_url)
 
     @cached_property
-    def transports(self) -> delivery.Transports:
-        s = self.settings
-        with self._lock:
-            recipient = load_recipient(s.printhouse_recipient) if s.printhouse_recipient else None
-            return delivery.Transports(
-                outbox=outbox_from_url(s.outbox_url, s3_endpoint=s.s3_endpoint_url),
-                mailer=_mailer(s.mailer_url),
-                signing_key=load_or_create_signing_key(s.signing_key_file),
-                printhouse_recipient=recipient,
-            )
+    def outbox(self) -> Outbox:
+        """The outbox alone (upkeep needs no keys); the post transport shares it."""
+        return channels.outbox(self.settings)
 
-    @property
-    def lease(self) -> dt.timedelta:
-        return dt.timedelta(seconds=self.settings.batch_lease_seconds)
+    def transport(self, channel: Channel) -> Transport:
+        """The transport of ``channel``; :class:`ConfigurationError` if it cannot work."""
+        with self._lock:
+            built = self._transports.get(channel)
+            if built is None:
+                if channel == Channel.POST:
+                    built = channels.post_transport(self.settings, shared=self.outbox)
+                elif channel == Channel.EMAIL:
+                    built = channels.email_transport(self.settings)
+                else:
+                    raise ConfigurationError("channel", f"no batch jobs deliver by {channel}")
+                self._transports[channel] = built
+            return built
 
     def close(self) -> None:
-        if "transports" in self.__dict__ and self.transports.mailer is not None:
-            self.transports.mailer.close()
+        with self._lock:
+            for built in self._transports.values():
+                built.close()
+            self._transports.clear()
         if "engine" in self.__dict__:
             self.engine.dispose()
-
-
-def _mailer(url: str) -> Mailer:
-    return mailer_from_url(url)
 
 
 _RUNTIME: Runtime | None = None
@@ -101,19 +117,16 @@ _RUNTIME_LOCK = threading.Lock()
 
 
 def runtime() -> Runtime:
-    """This process's runtime for the current ``DISPATCH_*`` settings."""
+    """This process's runtime, built from the ``DISPATCH_*`` settings on first use."""
     global _RUNTIME
-    settings = load_settings()
     with _RUNTIME_LOCK:
-        if _RUNTIME is None or _RUNTIME.settings != settings:
-            if _RUNTIME is not None:
-                _RUNTIME.close()
-            _RUNTIME = Runtime(settings)
+        if _RUNTIME is None:
+            _RUNTIME = Runtime(load_settings())
         return _RUNTIME
 
 
 def reset_runtime() -> None:
-    """Drop this process's connections (tests, and a worker shutting down)."""
+    """Drop this process's runtime (a worker shutting down; tests changing settings)."""
     global _RUNTIME
     with _RUNTIME_LOCK:
         if _RUNTIME is not None:
@@ -170,7 +183,7 @@ def declare(url: str) -> Jobs:
     broker.dispatch_url = url  # type: ignore[attr-defined]
     dramatiq.set_broker(broker)
 
-    def actor(fn: object, name: str, options: dict[str, int]) -> dramatiq.Actor:  # type: ignore[type-arg]
+    def actor(fn: object, name: str, options: dict[str, Any]) -> dramatiq.Actor:  # type: ignore[type-arg]
         return dramatiq.Actor(
             fn,  # type: ignore[arg-type]
             broker=broker,
@@ -212,31 +225,46 @@ def snapshot_campaign(campaign_id: int) -> None:
 
 
 def dispatch_batch(campaign_id: int, batch_no: int) -> None:
-    rt = runtime()
+    outcome = batch_job(runtime(), campaign_id, batch_no)
+    if outcome.campaign_finished:
+        jobs().finalize.send(campaign_id)
+
+
+def batch_job(rt: Runtime, campaign_id: int, batch_no: int) -> delivery.BatchOutcome:
+    """One batch, as the ``dispatch_batch`` actor runs it (tests call it too).
+
+    Returns how the batch stands; raises what dramatiq should retry (a busy batch, a
+    transport down), and :class:`ConfigurationError` (released, with the reason kept on
+    the batch), which the actor lists in ``throws``: retrying cannot fix a setting, and
+    the campaign resumes once it is fixed.
+    """
     try:
         outcome = delivery.run_batch(
             rt.engine,
             campaign_id,
             batch_no,
-            transports=rt.transports,
+            transport_for=rt.transport,
+            links=rt.links,
             secret=rt.settings.secret_key,
             lease=rt.lease,
-            retention=dt.timedelta(days=rt.settings.outbox_retention_days),
+            retention=rt.retention,
         )
     except delivery.LostClaim as exc:
         log.warning("%s", exc)  # another worker owns the batch now; nothing to do
-        return
+        return delivery.BatchOutcome(status=TAKEN_OVER)
+    except ConfigurationError as exc:
+        log.error("campaign %s batch %s: %s", campaign_id, batch_no, exc)
+        raise
     except InputError as exc:
         # Retrying cannot fix the creative or the data: close the batch as failed.
         delivery.fail_batch(rt.engine, campaign_id, batch_no, f"render_failed: {exc}")
-        outcome = delivery.BatchOutcome(status="failed", campaign_finished=True)
+        return delivery.BatchOutcome(status="failed", campaign_finished=True)
     log.info(
         "campaign %s batch %s: %s (delivered %s, suppressed %s, failed %s)",
-        campaign_id, batch_no, outcome.status,
+        campaign_id, batch_no, "cancelled" if outcome.cancelled else outcome.status,
         outcome.delivered, outcome.suppressed, outcome.failed,
     )  # fmt: skip
-    if outcome.campaign_finished:
-        jobs().finalize.send(campaign_id)
+    return outcome
 
 
 def finalize_campaign(campaign_id: int) -> None:

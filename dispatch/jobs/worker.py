@@ -19,12 +19,15 @@ from types import FrameType
 
 import dramatiq
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from dispatch.campaigns.delivery import open_batches, stale_batches
 from dispatch.campaigns.models import Campaign, CampaignStatus
+from dispatch.campaigns.services import Started
 from dispatch.db.engine import session_scope
 from dispatch.db.types import utcnow
 from dispatch.jobs import tasks
+from dispatch.jobs.queue import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +84,29 @@ def sweep(jobs: tasks.Jobs, rt: tasks.Runtime, *, campaign_id: int | None = None
         from dispatch.campaigns.upkeep import upkeep
 
         try:
-            outbox = rt.transports.outbox
-            if outbox is not None:
-                done = upkeep(rt.engine, outbox, now=now)
-                if done.changed:
-                    log.info("upkeep: %s", done)
+            done = upkeep(rt.engine, rt.outbox, now=now)
+            if done.changed:
+                log.info("upkeep: %s", done)
         except Exception:
             log.exception("outbox upkeep failed; will try again at the next sweep")
     return Sweep(len(snapshots), len(batches), len(finished))
+
+
+def send_started(session: Session, started: Started) -> None:
+    """Send what :func:`dispatch.campaigns.services.start` asked for, once ``session``
+    commits (a job sent earlier could run before the campaign is scheduled).
+
+    A newly scheduled campaign gets its snapshot job; a resumed one a sweep of just its
+    own missing work: a snapshot whose job died, batches left released, a finalize
+    never sent.
+    """
+    jobs = tasks.jobs()
+    campaign_id = started.campaign_id
+    if started.resumed:
+        after_commit(session, lambda: sweep(jobs, tasks.runtime(), campaign_id=campaign_id))
+    else:
+        when = started.send_at
+        after_commit(session, lambda: jobs.send_snapshot(campaign_id, at=when))
 
 
 def run_inprocess(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
+from dispatch.migrations.all_models import metadata
 
 config = context.config
 

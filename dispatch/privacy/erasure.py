@@ -8,17 +8,23 @@ What goes and what stays (explained for staff in ``docs/members.md``):
   (``member_facts``, the other derived copy, follows the member row through its
   trigger; :mod:`dispatch.register.activity` is refreshed); a household nobody else
   belongs to is deleted with the link.
+- **dies**: every member link of theirs (unsubscribe, preference centre, letter codes,
+  sessions, confirmations) is revoked, so no old letter or e-mail opens anything;
 - **stays**: the member row itself with ``status = erased`` and its ``subject_hash``;
   a ``Suppression(reason=erased)`` keyed by that hash, so a re-import of the same card
   number from the warehouse feed is suppressed at once; the consent ledger and state
   (proof of what the member decided, keyed by member id only); the audit log.
 
-A later table that holds member data must be added here; the erasure test dumps every
-table in the schema after an erasure and fails if any personal value survives.
+A later table that holds member data must be added here, or, when a stage above this
+one keeps it, by that stage with :func:`add_step` (the reports' estimated audiences,
+the members' links): privacy sits below the stages that use its policy, so it does not
+import them. The erasure test dumps every table in the schema after an erasure and
+fails if any personal value survives.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,14 +32,14 @@ from sqlalchemy import CursorResult, delete, exists, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import MemberStatus, SuppressionReason, utcnow
-from dispatch.privacy import audit
-from dispatch.privacy.models import Suppression
-from dispatch.register import activity
+from dispatch.register import activity, audit
 from dispatch.register.models import (
+    BonusPurchase,
     Household,
     Member,
     PurchaseSummary,
     RestaurantVisit,
+    Suppression,
     WebInterest,
     purchase_rollups,
 )
@@ -43,8 +49,11 @@ from dispatch.register.services import IDENTITY_FIELDS, ensure_not_erased, get_m
 ERASED_COLUMNS = (*IDENTITY_FIELDS, "household_id", "home_store_id")
 
 #: Tables of behaviour keyed by member id, deleted outright.
-BEHAVIOUR: tuple[type[PurchaseSummary] | type[RestaurantVisit] | type[WebInterest], ...] = (
+BEHAVIOUR: tuple[
+    type[PurchaseSummary] | type[BonusPurchase] | type[RestaurantVisit] | type[WebInterest], ...
+] = (
     PurchaseSummary,
+    BonusPurchase,
     RestaurantVisit,
     WebInterest,
 )
@@ -100,12 +109,34 @@ def _drop_orphan_household(session: Session, household_id: int) -> bool:
     return True
 
 
+#: A stage's part of an erasure: (session, member id), in the caller's transaction.
+Step = Callable[[Session, int], object]
+
+#: The steps that stages above this one provide, in the order they run. An erasure with
+#: one missing fails rather than leaving that stage's data behind.
+STEP_ORDER = (
+    "reports.audiences",  # the member in estimated audiences (the differencing guard)
+    "members.links",  # every link of theirs dies: no old letter or e-mail opens anything
+)
+STEPS: dict[str, Step] = {}
+
+
+def add_step(name: str, step: Step) -> None:
+    """Provide the erasure step ``name`` (one of :data:`STEP_ORDER`)."""
+    if name not in STEP_ORDER:
+        raise ValueError(f"{name!r} is not a step of an erasure")
+    STEPS[name] = step
+
+
 def erase_member(session: Session, member_id: int, *, actor: str, reason: str | None) -> Erasure:
     """Erase the member's personal data in the caller's transaction, audited.
 
     Erasing an already erased member is an :class:`OperationError` rather than a
     silent no-op: a second request usually means a mistyped id.
     """
+    missing = [name for name in STEP_ORDER if name not in STEPS]
+    if missing:  # a programming error: the stage that provides them was not imported
+        raise RuntimeError(f"erasure steps not provided: {', '.join(missing)}")
     member = get_member(session, member_id, for_update=True)
     ensure_not_erased(member)
 
@@ -115,10 +146,12 @@ def erase_member(session: Session, member_id: int, *, actor: str, reason: str | 
             "CursorResult[Any]", session.execute(delete(model).where(model.member_id == member.id))
         )
         deleted[model.__tablename__] = result.rowcount
+    STEPS["reports.audiences"](session, member.id)
     # Derived from the purchases just deleted, so not counted as data of its own.
     session.execute(delete(purchase_rollups).where(purchase_rollups.c.member_id == member.id))
     activity.refresh(session, [member.id])  # which behaviour they had: none now
 
+    STEPS["members.links"](session, member.id)
     household_id = member.household_id
     for column in ERASED_COLUMNS:
         setattr(member, column, None)

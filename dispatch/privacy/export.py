@@ -1,8 +1,11 @@
 """Everything kept about one member, as one JSON document (GDPR Art. 15).
 
 The document is built from named sections (:data:`SECTIONS`), each a function of the
-session and the member. A later stage that keeps member data adds its section here,
-as the campaigns stage did (see :func:`campaigns`).
+session and the member. A later stage that keeps member data (the campaigns stage)
+provides its section with :func:`add_section` rather than this module importing it:
+privacy sits below the stages that use its policy. The document's shape stays here
+(:data:`SECTION_ORDER`), and an export with a section missing fails instead of
+leaving it out.
 
 Two things are left out on purpose, and ``docs/members.md`` says so to staff:
 
@@ -25,18 +28,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.campaigns.models import (
-    FINAL_STATUSES,
-    Campaign,
-    CampaignRecipient,
-    RecipientStatus,
-)
-from dispatch.creatives.models import Creative, CreativeVersion, Partner
 from dispatch.db.types import utcnow
-from dispatch.privacy import audit
-from dispatch.privacy.models import AuditEntry
-from dispatch.register import services
+from dispatch.register import audit, services
 from dispatch.register.models import (
+    AuditEntry,
+    BonusPurchase,
     Member,
     ProductGroup,
     PurchaseSummary,
@@ -68,6 +64,23 @@ def purchases(session: Session, member: Member) -> list[dict[str, Any]]:
             "count": summary.count,
         }
         for summary, group in rows
+    ]
+
+
+def bonus_purchases(session: Session, member: Member) -> list[dict[str, Any]]:
+    """Purchases at bonus partners, as the partners reported them (the lift reads them)."""
+    rows = session.scalars(
+        select(BonusPurchase)
+        .where(BonusPurchase.member_id == member.id)
+        .order_by(BonusPurchase.purchased_on, BonusPurchase.partner_code)
+    )
+    return [
+        {
+            "date": services.plain(row.purchased_on),
+            "partner": row.partner_code,
+            "amount": services.plain(row.amount),
+        }
+        for row in rows
     ]
 
 
@@ -104,6 +117,8 @@ def consent_ledger(session: Session, member: Member) -> list[dict[str, Any]]:
             "channel": event.channel,
             "decision": event.decision,
             "source": event.source,
+            # The campaign whose e-mail or letter the member acted from, if any.
+            "campaign_id": event.campaign_id,
         }
         for event in services.consent_ledger(session, member.id)
     ]
@@ -126,66 +141,60 @@ def audit_entries(session: Session, member: Member) -> list[dict[str, Any]]:
     ]
 
 
-def campaigns(session: Session, member: Member) -> list[dict[str, Any]]:
-    """Every campaign that chose the member, and why (Art. 15(1)(c)).
-
-    One entry per (campaign, member) from the campaign's frozen recipient list: the
-    campaign, partner, creative, channel and purpose, the segment that chose the
-    member (its name and the SHA-256 of the exact text the campaign was approved
-    with), when the outcome was recorded, and the outcome. ``reached`` is true for
-    ``delivered`` (handed to the print house or accepted by the mailer); a
-    ``suppressed`` or ``failed`` entry was chosen but not sent, with the reason (for
-    example the member's objection), and ``pending`` is still in progress.
-    """
-    rows = session.execute(
-        select(CampaignRecipient, Campaign, Partner.name, Creative.name, CreativeVersion.version)
-        .join(Campaign, Campaign.id == CampaignRecipient.campaign_id)
-        .join(Partner, Partner.id == Campaign.partner_id)
-        .join(CreativeVersion, CreativeVersion.id == Campaign.creative_version_id)
-        .join(Creative, Creative.id == CreativeVersion.creative_id)
-        .where(CampaignRecipient.member_id == member.id)
-        .order_by(CampaignRecipient.campaign_id)
-    ).all()
-    final = {status.value for status in FINAL_STATUSES}
-    return [
-        {
-            "campaign_id": campaign.id,
-            "partner": partner,
-            "creative": {"name": creative, "version": version},
-            "channel": campaign.channel,
-            "purpose": campaign.purpose,
-            "segment": {"name": campaign.segment_name, "sha256": campaign.segment_sha256},
-            "at": services.plain(recipient.updated_at),
-            "outcome": recipient.status if recipient.status in final else "pending",
-            "reached": recipient.status == RecipientStatus.DELIVERED.value,
-            "reason": recipient.reason,
-        }
-        for recipient, campaign, partner, creative, version in rows
-    ]
-
+#: The document's sections, in order. Those not defined in this module are added by the
+#: stage that keeps the data: "campaigns" by dispatch.campaigns.export.
+SECTION_ORDER = (
+    "member",
+    "household",
+    "home_store",
+    "purchases",
+    "bonus_purchases",
+    "restaurant_visits",
+    "web_interests",
+    "consent_ledger",
+    "consent_state",
+    "suppressions",
+    "campaigns",
+    "audit",
+)
 
 SECTIONS: dict[str, Section] = {
     "member": lambda _session, member: services.identity(member),
     "household": services.household,
     "home_store": services.home_store,
     "purchases": purchases,
+    "bonus_purchases": bonus_purchases,
     "restaurant_visits": restaurant_visits,
     "web_interests": web_interests,
     "consent_ledger": consent_ledger,
     "consent_state": lambda session, member: services.consent_state(session, member.id),
     "suppressions": lambda session, member: services.suppressions(session, member.subject_hash),
-    "campaigns": campaigns,
     "audit": audit_entries,
 }
 
 
+def add_section(name: str, section: Section) -> None:
+    """Provide the export's section ``name`` (one of :data:`SECTION_ORDER`)."""
+    if name not in SECTION_ORDER:
+        raise ValueError(f"{name!r} is not a section of the member export")
+    SECTIONS[name] = section
+
+
 def export_member(
-    session: Session, member_id: int, *, actor: str, reason: str | None, destination: str
+    session: Session,
+    member_id: int,
+    *,
+    actor: str,
+    reason: str | None,
+    destination: str,
+    origin: str | None = None,
 ) -> dict[str, Any]:
     """The member's export document, audited as ``member.export``.
 
     The audit entry is written first, so the export lists its own access.
-    ``destination`` (``stdout`` or ``file``) is recorded in the entry's detail.
+    ``destination`` (``stdout``, ``file``, ``web``, ``email`` or ``post``) is recorded in
+    the entry's detail, ``origin`` (the client's address, for a web request) in the entry
+    itself.
     """
     member = services.get_member(session, member_id)
     audit.record(
@@ -195,14 +204,18 @@ def export_member(
         member_id=member.id,
         reason=reason,
         detail={"destination": destination},
+        origin=origin,
     )
     document: dict[str, Any] = {
         "format": FORMAT,
         "generated_at": services.plain(utcnow()),
         "member_id": member.id,
     }
-    for name, section in SECTIONS.items():
-        document[name] = section(session, member)
+    missing = [name for name in SECTION_ORDER if name not in SECTIONS]
+    if missing:  # a programming error: the stage that provides them was not imported
+        raise RuntimeError(f"member export sections not provided: {', '.join(missing)}")
+    for name in SECTION_ORDER:
+        document[name] = SECTIONS[name](session, member)
     return document
 
 

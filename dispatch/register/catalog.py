@@ -430,3 +430,24 @@ FINLAND_SWEDISH_SURNAMES = (
     "Söderlund", "Sandvik", "Nordling", "Hägglund", "Åkerman", "Westerlund", "Rönnqvist",
     "Björkqvist", "Eriksson", "Holmberg", "Lassila", "Forsberg", "Blomqvist", "Åström",
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BonusPartner:
+    """A partner that grants loyalty bonus and reports its members' purchases."""
+
+    code: str
+    name: str
+    #: Share of adult members who buy from it at all ...
+    customers: float
+    #: ... on about this many days a year ...
+    days_per_year: float
+    #: ... spending about this much a day (euros).
+    amount: float
+
+
+#: The synthetic register's bonus partners (their codes in bonus_purchases.csv).
+BONUS_PARTNERS: tuple[BonusPartner, ...] = (
+    BonusPartner("nordic_air", "Nordic Air", 0.25, 2.5, 190.0),
+    BonusPartner("lahi_vakuutus", "Lähivakuutus", 0.10, 1.0, 320.0),
+)

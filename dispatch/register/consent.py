@@ -147,8 +147,12 @@ def record(
     source: str,
     actor: str | None,
     at: dt.datetime | None = None,
+    campaign_id: int | None = None,
 ) -> ConsentEvent:
-    """Append a ledger entry and bring the current state in step, in one transaction."""
+    """Append a ledger entry and bring the current state in step, in one transaction.
+
+    ``campaign_id`` names the campaign whose e-mail or letter the member acted from.
+    """
     umbrella = purpose == Purpose.DIRECT_MARKETING or channel == Channel.ANY
     if umbrella and decision != Decision.OBJECTED:
         raise ConsentError(
@@ -163,6 +167,7 @@ def record(
         recorded_at=at,
         source=source,
         actor=actor,
+        campaign_id=campaign_id,
     )
     session.add(event)
     session.flush()

@@ -7,8 +7,8 @@ The format is documented for the warehouse team in ``docs/feed.md``.
 Two levels of failure, each with its own guarantee:
 
 - **A bad row** (a malformed value, an unknown card number, a store that is not a
-  restaurant) is reported as ``FILE:LINE: field: reason`` and skipped; the good rows
-  of the file load.
+  restaurant) is reported as ``FILE:LINE: field: reason``, one line per problem and
+  every problem of the row, and skipped; the good rows of the file load.
 - **A bad file** (wrong header, undecodable bytes, a database error part-way) loads
   nothing: each file is one transaction, so the register is exactly as it was before
   that file. Files already loaded stay loaded; later files still load.
@@ -32,15 +32,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from dispatch.db.engine import open_session
 from dispatch.errors import DispatchError, InputError
 from dispatch.register.feed_activity import (
+    BonusPurchasesFile,
     ConsentsFile,
     PurchasesFile,
     RestaurantVisitsFile,
     SuppressionsFile,
     WebInterestsFile,
 )
-from dispatch.register.feed_fields import Bad
+from dispatch.register.feed_fields import Bad, problems_of
 from dispatch.register.feed_files import (
     FeedFile,
     HouseholdsFile,
@@ -58,13 +60,14 @@ FILES: tuple[type[FeedFile], ...] = (
     HouseholdsFile,
     MembersFile,
     PurchasesFile,
+    BonusPurchasesFile,
     RestaurantVisitsFile,
     WebInterestsFile,
     ConsentsFile,
     SuppressionsFile,
 )
 BATCH_ROWS = 2000
-#: Row problems kept per file; beyond this only a count (a feed of garbage should not
+#: Rejected rows listed per file; beyond this only a count (a feed of garbage should not
 #: fill the terminal with millions of lines or the memory with their messages).
 MAX_PROBLEMS_PER_FILE = 10_000
 
@@ -189,15 +192,18 @@ def _load_file(
     """Load one file in one transaction; on any failure of the file, roll it all back."""
     report = FileReport(spec.name)
     rows: list[DispatchError] = []  # row problems, in line order
+    listed = 0  # rejected rows whose problems are in ``rows``
     where = spec.name
 
-    def reject(line: int, bad: Bad) -> None:
+    def reject(line: int, problems: list[Bad]) -> None:
+        nonlocal listed
         report.rejected += 1
-        if len(rows) < MAX_PROBLEMS_PER_FILE:
-            rows.append(InputError(str(bad), where=f"{spec.name}:{line}"))
+        if listed < MAX_PROBLEMS_PER_FILE:
+            listed += 1
+            rows.extend(InputError(str(bad), where=f"{spec.name}:{line}") for bad in problems)
 
     try:
-        with Session(engine) as session, session.begin():
+        with open_session(engine) as session, session.begin():
             _load_rows(session, spec, secret_key, path, batch_rows, report, reject)
     except FileFailed as exc:
         report.failed = exc.message
@@ -208,8 +214,8 @@ def _load_file(
     except OSError as exc:
         report.failed = f"cannot read: {exc.strerror}"
     problems.extend(rows)
-    if report.rejected > len(rows):
-        hidden = report.rejected - len(rows)
+    if report.rejected > listed:
+        hidden = report.rejected - listed
         problems.append(InputError(f"{hidden} more rejected rows not listed", where=spec.name))
     if report.failed:
         # The transaction rolled back: whatever the batches had written is gone.
@@ -227,7 +233,7 @@ def _load_rows(
     path: Path,
     batch_rows: int,
     report: FileReport,
-    reject: Callable[[int, Bad], None],
+    reject: Callable[[int, list[Bad]], None],
 ) -> None:
     """Check the header, then parse, check and write the rows batch by batch."""
     records = _records(path)
@@ -238,7 +244,7 @@ def _load_rows(
     loader = spec(secret_key=secret_key, columns=columns)
     loader.begin(session)
     while batch := list(islice(records, batch_rows)):
-        parsed, bad_rows = [], []
+        parsed, bad_rows, unparsed = [], [], []
         for line, cells in batch:
             if not any(c.strip() for c in cells):
                 continue  # a blank line
@@ -246,12 +252,20 @@ def _load_rows(
                 reason = f"has {len(cells)} fields, the header {len(columns)}"
                 bad_rows.append((line, Bad("row", reason)))
                 continue
+            row = dict(zip(columns, cells, strict=True))
             try:
-                parsed.append((line, loader.parse(dict(zip(columns, cells, strict=True)))))
+                parsed.append((line, loader.parse(row)))
             except Bad as bad:
                 bad_rows.append((line, bad))
+                unparsed.append((line, row))
         outcome = loader.load(session, parsed)
-        for line, problem in sorted([*bad_rows, *outcome.rejected], key=lambda p: p[0]):
-            reject(line, problem)
+        # A row rejected for its cells is still checked for its references: the
+        # operator reads every problem of the row in one run.
+        found = [*bad_rows, *outcome.rejected, *loader.unresolved(session, unparsed)]
+        by_line: dict[int, list[Bad]] = {}
+        for line, problem in found:
+            by_line.setdefault(line, []).extend(problems_of(problem))
+        for line in sorted(by_line):
+            reject(line, by_line[line])
         report.loaded += outcome.loaded
         report.unchanged += outcome.unchanged

@@ -1,6 +1,7 @@
 """Feed files, part two: what members did and decided.
 
-Purchases, restaurant visits and web interests are upserted by their keys; consents
+Purchases, bonus purchases at partners, restaurant visits and web interests are
+upserted by their keys; consents
 go through :func:`dispatch.register.consent.record`, one ledger entry per row, so the
 current state follows the ledger; suppressions are keyed by the card's keyed hash.
 """
@@ -8,14 +9,13 @@ current state follows the ledger; suppressions are keyed by the card's keyed has
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
+from dispatch import suggest
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
-from dispatch.privacy.hashing import subject_hash
-from dispatch.privacy.models import Suppression
 from dispatch.register import activity, catalog, consent, flags, rollups
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
@@ -29,13 +29,16 @@ from dispatch.register.feed_files import (
     table_of,
     upsert,
 )
+from dispatch.register.hashing import subject_hash
 from dispatch.register.models import (
+    BonusPurchase,
     ConsentEvent,
     ConsentState,
     ProductGroup,
     PurchaseSummary,
     RestaurantVisit,
     Store,
+    Suppression,
     WebInterest,
 )
 
@@ -50,16 +53,21 @@ class PurchasesFile(MemberRows):
         }
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        group = f.code(row, "product_group")
-        if group not in self.groups:
-            raise Bad("product_group", f"unknown product group {group!r}")
-        return {
-            "card_number": f.card_number(row),
-            "product_group_id": self.groups[group],
-            "month": f.month(row),
-            "amount": f.amount(row, "amount"),
-            "count": f.integer(row, "count", 0, 1_000_000),
+        cells = f.Cells(row)
+        card = cells(f.card_number, "card_number")
+        group = cells(f.code, "product_group")
+        if group is not None and group not in self.groups:
+            # Said as a segment says it: a typo here is a typo there.
+            cells.bad("product_group", suggest.unknown("product group", group, self.groups))
+        values = {
+            "card_number": card,
+            "product_group_id": self.groups.get(group or ""),
+            "month": cells(f.month, "month"),
+            "amount": cells(f.amount, "amount"),
+            "count": cells(f.integer, "count", 0, 1_000_000),
         }
+        cells.done()
+        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -75,6 +83,43 @@ class PurchasesFile(MemberRows):
         return out
 
 
+class BonusPurchasesFile(MemberRows):
+    """Purchases at partners that grant loyalty bonus, as the partners report them.
+
+    One row per member, partner and day (the day's total); the lift report counts
+    them as responses to the partner's campaigns (docs/reports.md).
+    """
+
+    name = "bonus_purchases.csv"
+    required = ("card_number", "partner", "date", "amount")
+
+    def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        cells = f.Cells(row)
+        card = cells(f.card_number, "card_number")
+        partner = cells(f.code, "partner")
+        day = cells(f.date, "date")
+        if day is not None and day > utcnow().date() + dt.timedelta(days=1):
+            cells.bad("date", "is in the future")
+        values = {
+            "card_number": card,
+            "partner_code": partner,
+            "purchased_on": day,
+            "amount": cells(f.amount, "amount"),
+        }
+        cells.done()
+        return values
+
+    def load(self, session: Session, rows: list[Parsed]) -> Outcome:
+        out = Outcome()
+        kept = self.resolve(session, rows, out)
+        key = ("member_id", "partner_code", "purchased_on")
+        latest = last_per_key(kept, lambda r: tuple(r[k] for k in key))
+        values = [{k: r[k] for k in (*key, "amount")} for _, r in latest]
+        upsert(session, table_of(BonusPurchase), values, key)
+        out.loaded = len(kept)
+        return out
+
+
 class RestaurantVisitsFile(MemberRows):
     name = "restaurant_visits.csv"
     required = ("card_number", "store_id", "month", "visits")
@@ -83,18 +128,22 @@ class RestaurantVisitsFile(MemberRows):
         self.kinds = {id_: kind for id_, kind in session.execute(select(Store.id, Store.kind))}
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        store = f.integer(row, "store_id", 1, 2**31 - 1)
-        kind = self.kinds.get(store)
+        cells = f.Cells(row)
+        card = cells(f.card_number, "card_number")
+        store = cells(f.integer, "store_id", 1, 2**31 - 1)
+        kind = self.kinds.get(store) if store is not None else "?"
         if kind is None:
-            raise Bad("store_id", "no such store")
-        if kind != "restaurant":
-            raise Bad("store_id", f"store {store} is not a restaurant (it is {kind})")
-        return {
-            "card_number": f.card_number(row),
+            cells.bad("store_id", "no such store")
+        elif store is not None and kind != "restaurant":
+            cells.bad("store_id", f"store {store} is not a restaurant (it is {kind})")
+        values = {
+            "card_number": card,
             "store_id": store,
-            "month": f.month(row),
-            "visits": f.integer(row, "visits", 1, 10_000),
+            "month": cells(f.month, "month"),
+            "visits": cells(f.integer, "visits", 1, 10_000),
         }
+        cells.done()
+        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -113,11 +162,14 @@ class WebInterestsFile(MemberRows):
     required = ("card_number", "category", "last_seen")
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        return {
-            "card_number": f.card_number(row),
-            "category": f.choice(row, "category", catalog.WEB_CATEGORIES),
-            "last_seen": f.date(row, "last_seen"),
+        cells = f.Cells(row)
+        values = {
+            "card_number": cells(f.card_number, "card_number"),
+            "category": cells(f.choice, "category", catalog.WEB_CATEGORIES),
+            "last_seen": cells(f.date, "last_seen"),
         }
+        cells.done()
+        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -138,17 +190,24 @@ class ConsentsFile(MemberRows):
     required = ("card_number", "purpose", "channel", "decision", "recorded_at", "source")
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "card_number": f.card_number(row),
-            "purpose": Purpose(f.choice(row, "purpose", [p.value for p in Purpose])),
-            "channel": Channel(f.choice(row, "channel", [c.value for c in Channel])),
-            "decision": Decision(f.choice(row, "decision", [d.value for d in Decision])),
-            "recorded_at": f.timestamp(row, "recorded_at"),
-            "source": f.text(row, "source", 40),
+        cells = f.Cells(row)
+        card = cells(f.card_number, "card_number")
+        purpose = cells(f.choice, "purpose", [p.value for p in Purpose])
+        channel = cells(f.choice, "channel", [c.value for c in Channel])
+        decision = cells(f.choice, "decision", [d.value for d in Decision])
+        recorded_at = cells(f.timestamp, "recorded_at")
+        if recorded_at is not None and recorded_at > utcnow() + dt.timedelta(minutes=5):
+            cells.bad("recorded_at", "is in the future")
+        source = cells(f.text, "source", 40)
+        cells.done()  # from here on, every value is given
+        return {
+            "card_number": card,
+            "purpose": Purpose(cast(str, purpose)),
+            "channel": Channel(cast(str, channel)),
+            "decision": Decision(cast(str, decision)),
+            "recorded_at": recorded_at,
+            "source": source,
         }
-        if values["recorded_at"] > utcnow() + dt.timedelta(minutes=5):
-            raise Bad("recorded_at", "is in the future")
-        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -221,11 +280,11 @@ class SuppressionsFile(FeedFile):
     )
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        card = f.card_number(row)
-        return {
-            "subject_hash": subject_hash(self.secret_key, card),
-            "reason": f.choice(row, "reason", self._REASONS),
-        }
+        cells = f.Cells(row)
+        card = cells(f.card_number, "card_number")
+        reason = cells(f.choice, "reason", self._REASONS)
+        cells.done()
+        return {"subject_hash": subject_hash(self.secret_key, card or ""), "reason": reason}
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()

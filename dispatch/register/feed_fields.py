@@ -4,6 +4,10 @@ A parser raises :class:`Bad` with the reason; the importer adds the file, line a
 column, so the operator reads ``members.csv:12: postcode: must be 5 digits, got '0010'``.
 An empty cell is a problem, unless the parser is wrapped in :func:`if_given` (an
 optional column), which turns it into ``None``.
+
+A row is read through :class:`Cells`, which goes on past a bad cell: every problem of
+the row is reported at once (:class:`BadRow`), so one run of the import lists all
+that needs fixing.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Concatenate, ParamSpec, TypeVar
 
-from dispatch.privacy.hashing import normalize_card_number
+from dispatch.register.hashing import normalize_card_number
 
 
 class Bad(ValueError):
@@ -24,6 +28,24 @@ class Bad(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class BadRow(Bad):
+    """Several problems of one row; reported one line each, the row rejected once."""
+
+    def __init__(self, problems: list[Bad]) -> None:
+        super().__init__(problems[0].field, problems[0].reason)
+        self.problems = problems
+
+
+def problems_of(bad: Bad) -> list[Bad]:
+    """Each problem of a rejected row, in the order found."""
+    return list(bad.problems) if isinstance(bad, BadRow) else [bad]
+
+
+def rejection(problems: list[Bad]) -> Bad:
+    """One exception for a row's problems (one or more)."""
+    return problems[0] if len(problems) == 1 else BadRow(problems)
 
 
 _EMAIL = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
@@ -66,10 +88,50 @@ def if_given(
     return parse_if_given
 
 
+class Cells:
+    """One row, read cell by cell: a bad cell is noted and reading goes on.
+
+    ``cells(f.integer, "count", 0, 10)`` is the parsed value, or ``None`` when the cell
+    is bad (noted); :meth:`done` then raises the row's problems, all of them.
+    """
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.problems: list[Bad] = []
+
+    def __call__(
+        self,
+        parse: Callable[Concatenate[Row, str, P], T],
+        field: str,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T | None:
+        try:
+            return parse(self.row, field, *args, **kwargs)
+        except Bad as bad:
+            self.problems.append(bad)
+            return None
+
+    def bad(self, field: str, reason: str) -> None:
+        """Note a problem found beyond one cell's parser (a reference, a date order)."""
+        self.problems.append(Bad(field, reason))
+
+    def done(self) -> None:
+        """Raise the row's problems, if it has any."""
+        if self.problems:
+            raise rejection(self.problems)
+
+
 def text(row: Row, field: str, max_len: int) -> str:
     value = required(row, field)
     if len(value) > max_len:
         raise Bad(field, f"at most {max_len} characters, got {len(value)}")
+    for char in value:
+        # PostgreSQL refuses NUL in text (the whole file failed as a database error),
+        # and no name or place has a use for any other control character.
+        if ord(char) < 32 or ord(char) == 127:
+            raise Bad(field, f"has the control character U+{ord(char):04X}")
     return value
 
 

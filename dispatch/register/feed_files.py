@@ -3,7 +3,10 @@
 Each :class:`FeedFile` parses a row on its own (:meth:`FeedFile.parse`, no database),
 then loads a batch (:meth:`FeedFile.load`): it resolves references (card numbers,
 product-group codes, store ids) with one query per batch, rejects the rows whose
-references fail, and writes the rest. The format is documented in ``docs/feed.md``;
+references fail, and writes the rest. A row's every problem is reported, not only the
+first: parsing goes on past a bad cell (:class:`~dispatch.register.feed_fields.Cells`),
+and the references of a row rejected at parsing are still checked
+(:meth:`FeedFile.unresolved`). The format is documented in ``docs/feed.md``;
 what members did (purchases, visits, browsing, consents, suppressions) is in
 :mod:`dispatch.register.feed_activity`.
 """
@@ -20,11 +23,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from dispatch import suggest
 from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus, utcnow
-from dispatch.privacy.hashing import subject_hash
 from dispatch.register import catalog, flags, rollups
 from dispatch.register import feed_fields as f
 from dispatch.register.feed_fields import Bad
+from dispatch.register.hashing import subject_hash
 from dispatch.register.models import Household, Member, ProductGroup, Store
 
 Parsed = tuple[int, Any]  # (line, what parse() returned)
@@ -66,6 +70,11 @@ class FeedFile(ABC):
     @abstractmethod
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         """Resolve references, reject what does not resolve, write the rest."""
+
+    def unresolved(self, session: Session, rows: list[tuple[int, f.Row]]) -> list[tuple[int, Bad]]:
+        """The references that fail in rows already rejected at parsing (raw cells),
+        so that the row's report is complete; nothing by default."""
+        return []
 
 
 def upsert(session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> None:
@@ -111,6 +120,19 @@ def member_ids(session: Session, cards: Iterable[str]) -> dict[str, int]:
     return found
 
 
+_NO_CARD = Bad("card_number", "no member has this card number")
+
+
+def _quiet(rows: list[tuple[int, f.Row]]) -> Iterable[tuple[int, f.Row]]:
+    """Rows whose card number cell parses (a bad one is reported already)."""
+    for line, row in rows:
+        try:
+            f.card_number(row)
+        except Bad:
+            continue
+        yield line, row
+
+
 def existing(session: Session, column: Any, values: Iterable[Any]) -> set[Any]:
     found: set[Any] = set()
     for chunk in chunks(values):
@@ -121,6 +143,11 @@ def existing(session: Session, column: Any, values: Iterable[Any]) -> set[Any]:
 class MemberRows(FeedFile):
     """A file whose rows belong to a member named by card number."""
 
+    def unresolved(self, session: Session, rows: list[tuple[int, f.Row]]) -> list[tuple[int, Bad]]:
+        cards = {line: f.card_number(row) for line, row in _quiet(rows)}
+        ids = member_ids(session, cards.values())
+        return [(line, _NO_CARD) for line, card in cards.items() if card not in ids]
+
     def resolve(self, session: Session, rows: list[Parsed], out: Outcome) -> list[Parsed]:
         """Rows with ``member_id`` set; rows for unknown cards are rejected."""
         ids = member_ids(session, (row["card_number"] for _, row in rows))
@@ -128,7 +155,7 @@ class MemberRows(FeedFile):
         for line, row in rows:
             member_id = ids.get(row["card_number"])
             if member_id is None:
-                out.rejected.append((line, Bad("card_number", "no member has this card number")))
+                out.rejected.append((line, _NO_CARD))
             else:
                 kept.append((line, {**row, "member_id": member_id}))
         return kept
@@ -139,14 +166,17 @@ class StoresFile(FeedFile):
     required = ("store_id", "name", "chain", "kind", "municipality", "region")
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        return {
-            "id": f.integer(row, "store_id", 1, 2**31 - 1),
-            "name": f.text(row, "name", 120),
-            "chain": f.text(row, "chain", 40),
-            "kind": f.choice(row, "kind", catalog.STORE_KINDS),
-            "municipality": f.text(row, "municipality", 60),
-            "region": f.text(row, "region", 60),
+        cells = f.Cells(row)
+        values = {
+            "id": cells(f.integer, "store_id", 1, 2**31 - 1),
+            "name": cells(f.text, "name", 120),
+            "chain": cells(f.text, "chain", 40),
+            "kind": cells(f.choice, "kind", catalog.STORE_KINDS),
+            "municipality": cells(f.text, "municipality", 60),
+            "region": cells(f.text, "region", 60),
         }
+        cells.done()
+        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         latest = last_per_key(rows, lambda r: r["id"])
@@ -179,32 +209,48 @@ class ProductGroupsFile(FeedFile):
         self.next_id = max((g.id for g in self.groups.values()), default=0) + 1
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        return {
-            "code": f.code(row, "code"),
-            "parent": f.if_given(f.code)(row, "parent_code"),
-            "name_fi": f.text(row, "name_fi", 120),
-            "name_sv": f.text(row, "name_sv", 120),
-            "sensitive": f.boolean(row, "sensitive"),
+        cells = f.Cells(row)
+        values = {
+            "code": cells(f.code, "code"),
+            "parent": cells(f.if_given(f.code), "parent_code"),
+            "name_fi": cells(f.text, "name_fi", 120),
+            "name_sv": cells(f.text, "name_sv", 120),
+            "sensitive": cells(f.boolean, "sensitive"),
         }
+        cells.done()
+        return values
 
     def _check(self, row: dict[str, Any]) -> None:
+        """Against the groups so far (the register's and this file's earlier rows)."""
         code, parent = row["code"], row["parent"]
+        problems = []
         current = self.groups.get(code)
         if current is not None and current.sensitive and not row["sensitive"]:
-            raise Bad(
-                "sensitive",
-                f"{code!r} is sensitive (GDPR Art. 9); the feed may not clear that flag",
+            problems.append(
+                Bad(
+                    "sensitive",
+                    f"{code!r} is sensitive (GDPR Art. 9); the feed may not clear that flag",
+                )
             )
-        if parent is not None:
-            if parent not in self.groups:
-                raise Bad("parent_code", f"unknown product group {parent!r} (list parents first)")
+        if parent is not None and parent not in self.groups:
+            unknown = suggest.unknown("product group", parent, self.groups)
+            problems.append(Bad("parent_code", f"{unknown} (list parents first)"))
+        elif parent is not None:
             ancestor: str | None = parent
             while ancestor is not None:
                 if ancestor == code:
-                    raise Bad("parent_code", f"{parent!r} is {code!r} or below it: a cycle")
+                    problems.append(
+                        Bad("parent_code", f"{parent!r} is {code!r} or below it: a cycle")
+                    )
+                    break
                 ancestor = self.groups[ancestor].parent
-            if self.groups[parent].sensitive and not row["sensitive"]:
-                raise Bad("sensitive", f"must be true: its parent {parent!r} is sensitive")
+            cleared = current is not None and current.sensitive  # said above, once is enough
+            if self.groups[parent].sensitive and not row["sensitive"] and not cleared:
+                problems.append(
+                    Bad("sensitive", f"must be true: its parent {parent!r} is sensitive")
+                )
+        if problems:
+            raise f.rejection(problems)
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -260,10 +306,13 @@ class HouseholdsFile(FeedFile):
     required = ("household_id", "kind")
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
-        return {
-            "id": f.integer(row, "household_id", 1, 2**62),
-            "kind": f.choice(row, "kind", [k.value for k in HouseholdKind]),
+        cells = f.Cells(row)
+        values = {
+            "id": cells(f.integer, "household_id", 1, 2**62),
+            "kind": cells(f.choice, "kind", [k.value for k in HouseholdKind]),
         }
+        cells.done()
+        return values
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         latest = last_per_key(rows, lambda r: r["id"])
@@ -292,41 +341,60 @@ class MembersFile(FeedFile):
         self.today = dt.date.today()
 
     def parse(self, row: dict[str, str]) -> dict[str, Any]:
+        cells = f.Cells(row)
         values: dict[str, Any] = {
-            "card_number": f.card_number(row),
-            "first_name": f.text(row, "first_name", 80),
-            "last_name": f.text(row, "last_name", 80),
-            "language": f.choice(row, "language", [x.value for x in Language]),
+            "card_number": cells(f.card_number, "card_number"),
+            "first_name": cells(f.text, "first_name", 80),
+            "last_name": cells(f.text, "last_name", 80),
+            "language": cells(f.choice, "language", [x.value for x in Language]),
         }
         optional_text = f.if_given(f.text)
         optional_int = f.if_given(f.integer)
         parsed: dict[str, Callable[[], Any]] = {
-            "postcode": lambda: f.if_given(f.postcode)(row, "postcode"),
-            "email": lambda: f.if_given(f.email)(row, "email"),
-            "phone": lambda: f.if_given(f.phone)(row, "phone"),
-            "birth_year": lambda: optional_int(row, "birth_year", 1900, self.today.year),
-            "household_id": lambda: optional_int(row, "household_id", 1, 2**62),
-            "home_store_id": lambda: optional_int(row, "home_store_id", 1, 2**31 - 1),
-            "member_since": lambda: f.if_given(f.date)(row, "member_since"),
+            "postcode": lambda: cells(f.if_given(f.postcode), "postcode"),
+            "email": lambda: cells(f.if_given(f.email), "email"),
+            "phone": lambda: cells(f.if_given(f.phone), "phone"),
+            "birth_year": lambda: cells(optional_int, "birth_year", 1900, self.today.year),
+            "household_id": lambda: cells(optional_int, "household_id", 1, 2**62),
+            "home_store_id": lambda: cells(optional_int, "home_store_id", 1, 2**31 - 1),
+            "member_since": lambda: cells(f.if_given(f.date), "member_since"),
         }
         for name, length in self._TEXT.items():
             if name in self.columns:
-                values[name] = optional_text(row, name, length)
+                values[name] = cells(optional_text, name, length)
         for name, parse in parsed.items():
             if name in self.columns:
                 values[name] = parse()
         if values.get("member_since") and values["member_since"] > self.today:
-            raise Bad("member_since", "is in the future")
+            cells.bad("member_since", "is in the future")
+        if values.get("home_store_id") and values["home_store_id"] not in self.stores:
+            cells.bad("home_store_id", "no such store")
         # status and address_status cannot be NULL: an empty cell keeps the current value
         # (or the default, active and deliverable, for a new member).
         optional_choice = f.if_given(f.choice)
-        status = optional_choice(row, "status", self._STATUSES)
+        status = cells(optional_choice, "status", self._STATUSES)
         if status is not None:
             values["status"] = status
-        address = optional_choice(row, "address_status", [s.value for s in AddressStatus])
+        address = cells(optional_choice, "address_status", [s.value for s in AddressStatus])
         if address is not None:
             values["address_status"] = address
+        cells.done()
         return values
+
+    def unresolved(self, session: Session, rows: list[tuple[int, f.Row]]) -> list[tuple[int, Bad]]:
+        """Households named by rows rejected at parsing (their stores are checked there)."""
+        if "household_id" not in self.columns:
+            return []
+        named: dict[int, int] = {}
+        for line, row in rows:
+            try:
+                household = f.if_given(f.integer)(row, "household_id", 1, 2**62)
+            except Bad:
+                continue
+            if household is not None:
+                named[line] = household
+        found = existing(session, Household.id, named.values())
+        return [(line, _NO_HOUSEHOLD) for line, h in named.items() if h not in found]
 
     def load(self, session: Session, rows: list[Parsed]) -> Outcome:
         out = Outcome()
@@ -336,9 +404,7 @@ class MembersFile(FeedFile):
         checked: list[Parsed] = []
         for line, row in rows:
             if row.get("household_id") and row["household_id"] not in households:
-                out.rejected.append((line, Bad("household_id", "no such household")))
-            elif row.get("home_store_id") and row["home_store_id"] not in self.stores:
-                out.rejected.append((line, Bad("home_store_id", "no such store")))
+                out.rejected.append((line, _NO_HOUSEHOLD))
             else:
                 checked.append((line, row))
         latest = last_per_key(checked, lambda r: r["card_number"])
@@ -373,6 +439,8 @@ class MembersFile(FeedFile):
         out.loaded = len(checked)
         return out
 
+
+_NO_HOUSEHOLD = Bad("household_id", "no such household")
 
 #: The address fields whose change makes a returned address worth trying again.
 ADDRESS_FIELDS = ("street", "postcode", "post_town")

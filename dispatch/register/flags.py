@@ -29,12 +29,13 @@ after every kind of write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     Integer,
     SQLColumnExpression,
     Table,
@@ -49,36 +50,98 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, UOWTransaction
 
-from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason
-from dispatch.privacy.models import Suppression
-from dispatch.register.models import ConsentState, Member
+from dispatch.db.engine import SESSIONS
+from dispatch.register.models import ConsentState, Member, Suppression
 
-_UMBRELLAS = (Purpose.DIRECT_MARKETING, Channel.ANY)
 _MEMBERS: Table = Member.__table__  # type: ignore[assignment]
 
 
-def _consent_keys() -> list[tuple[str, str, str]]:
-    keys = []
-    for decision in Decision:
-        for purpose in Purpose:
-            for channel in Channel:
-                umbrella = purpose in _UMBRELLAS or channel in _UMBRELLAS
-                if umbrella and decision != Decision.OBJECTED:
-                    continue  # only objections may name an umbrella (consent.record)
-                keys.append((purpose.value, channel.value, decision.value))
-    return keys
-
-
-#: (purpose, channel, decision) -> its bit in ``consent_flags`` (57 bits: fits BIGINT).
-CONSENT_BITS: dict[tuple[str, str, str], int] = {
-    key: 1 << i for i, key in enumerate(_consent_keys())
-}
+#: (purpose, channel, decision) -> the position of its bit in ``consent_flags``.
+#:
+#: A literal table, not one derived from the enums' order: these positions are stored in
+#: every member row, so inserting an enum member in the middle must not renumber them.
+#: A new (purpose, channel, decision) takes the next free position at the end (below 62,
+#: to fit a signed BIGINT), and a position is never reused; tests/register/test_flags.py
+#: pins the table and checks that it names every pair ``consent.record`` may store (only
+#: objections may name an umbrella: direct marketing as a purpose, or any channel).
+CONSENT_POSITIONS: Mapping[tuple[str, str, str], int] = MappingProxyType(
+    {
+        ("own_marketing", "post", "granted"): 0,
+        ("own_marketing", "email", "granted"): 1,
+        ("own_marketing", "sms", "granted"): 2,
+        ("own_marketing", "phone", "granted"): 3,
+        ("partner_marketing", "post", "granted"): 4,
+        ("partner_marketing", "email", "granted"): 5,
+        ("partner_marketing", "sms", "granted"): 6,
+        ("partner_marketing", "phone", "granted"): 7,
+        ("market_research", "post", "granted"): 8,
+        ("market_research", "email", "granted"): 9,
+        ("market_research", "sms", "granted"): 10,
+        ("market_research", "phone", "granted"): 11,
+        ("profiling", "post", "granted"): 12,
+        ("profiling", "email", "granted"): 13,
+        ("profiling", "sms", "granted"): 14,
+        ("profiling", "phone", "granted"): 15,
+        ("own_marketing", "post", "refused"): 16,
+        ("own_marketing", "email", "refused"): 17,
+        ("own_marketing", "sms", "refused"): 18,
+        ("own_marketing", "phone", "refused"): 19,
+        ("partner_marketing", "post", "refused"): 20,
+        ("partner_marketing", "email", "refused"): 21,
+        ("partner_marketing", "sms", "refused"): 22,
+        ("partner_marketing", "phone", "refused"): 23,
+        ("market_research", "post", "refused"): 24,
+        ("market_research", "email", "refused"): 25,
+        ("market_research", "sms", "refused"): 26,
+        ("market_research", "phone", "refused"): 27,
+        ("profiling", "post", "refused"): 28,
+        ("profiling", "email", "refused"): 29,
+        ("profiling", "sms", "refused"): 30,
+        ("profiling", "phone", "refused"): 31,
+        ("own_marketing", "post", "objected"): 32,
+        ("own_marketing", "email", "objected"): 33,
+        ("own_marketing", "sms", "objected"): 34,
+        ("own_marketing", "phone", "objected"): 35,
+        ("own_marketing", "any", "objected"): 36,
+        ("partner_marketing", "post", "objected"): 37,
+        ("partner_marketing", "email", "objected"): 38,
+        ("partner_marketing", "sms", "objected"): 39,
+        ("partner_marketing", "phone", "objected"): 40,
+        ("partner_marketing", "any", "objected"): 41,
+        ("market_research", "post", "objected"): 42,
+        ("market_research", "email", "objected"): 43,
+        ("market_research", "sms", "objected"): 44,
+        ("market_research", "phone", "objected"): 45,
+        ("market_research", "any", "objected"): 46,
+        ("profiling", "post", "objected"): 47,
+        ("profiling", "email", "objected"): 48,
+        ("profiling", "sms", "objected"): 49,
+        ("profiling", "phone", "objected"): 50,
+        ("profiling", "any", "objected"): 51,
+        ("direct_marketing", "post", "objected"): 52,
+        ("direct_marketing", "email", "objected"): 53,
+        ("direct_marketing", "sms", "objected"): 54,
+        ("direct_marketing", "phone", "objected"): 55,
+        ("direct_marketing", "any", "objected"): 56,
+    }
+)
+#: suppression reason -> the position of its bit in ``suppression_flags`` (as above).
+SUPPRESSION_POSITIONS: Mapping[str, int] = MappingProxyType(
+    {
+        "optout_register": 0,
+        "deceased": 1,
+        "returned_mail": 2,
+        "erased": 3,
+    }
+)
+#: (purpose, channel, decision) -> its bit in ``consent_flags``.
+CONSENT_BITS: Mapping[tuple[str, str, str], int] = MappingProxyType(
+    {key: 1 << position for key, position in CONSENT_POSITIONS.items()}
+)
 #: suppression reason -> its bit in ``suppression_flags``.
-SUPPRESSION_BITS: dict[str, int] = {
-    reason.value: 1 << i for i, reason in enumerate(SuppressionReason)
-}
-if max(CONSENT_BITS.values()) >= 1 << 62:  # pragma: no cover - a new purpose or channel
-    raise RuntimeError("consent flags no longer fit a signed 64-bit integer")
+SUPPRESSION_BITS: Mapping[str, int] = MappingProxyType(
+    {reason: 1 << position for reason, position in SUPPRESSION_POSITIONS.items()}
+)
 
 
 def consent_bit(purpose: object, channel: object, decision: object) -> int:
@@ -172,7 +235,7 @@ def suppression_flags_of(subject_hash: SQLColumnExpression[str]) -> ColumnElemen
     )
 
 
-def refresh_where(session: Session | Any, where: ColumnElement[bool]) -> None:
+def refresh_where(session: Session | Connection, where: ColumnElement[bool]) -> None:
     """Recompute the flags of the members ``where`` selects."""
     table = _MEMBERS
     stmt = (
@@ -189,21 +252,21 @@ def refresh_where(session: Session | Any, where: ColumnElement[bool]) -> None:
 _CHUNK = 1000
 
 
-def refresh_members(session: Session | Any, member_ids: Iterable[int]) -> None:
+def refresh_members(session: Session | Connection, member_ids: Iterable[int]) -> None:
     """Recompute the flags of these members (``session`` may be a Connection)."""
     ids = sorted(set(member_ids))
     for start in range(0, len(ids), _CHUNK):
         refresh_where(session, _MEMBERS.c.id.in_(ids[start : start + _CHUNK]))
 
 
-def refresh_subjects(session: Session | Any, subject_hashes: Iterable[str]) -> None:
+def refresh_subjects(session: Session | Connection, subject_hashes: Iterable[str]) -> None:
     """Recompute the flags of the members with these subject hashes."""
     hashes = sorted(set(subject_hashes))
     for start in range(0, len(hashes), _CHUNK):
         refresh_where(session, _MEMBERS.c.subject_hash.in_(hashes[start : start + _CHUNK]))
 
 
-def refresh_recorded(session: Session | Any) -> None:
+def refresh_recorded(session: Session | Connection) -> None:
     """Set the flags of every member with consent or suppression rows, in bulk.
 
     For filling the flags of an existing register (migration 0004): two UPDATE ... FROM
@@ -243,7 +306,7 @@ def drift(session: Session) -> int:
     ).scalar_one()
 
 
-@event.listens_for(Session, "after_flush")
+@event.listens_for(SESSIONS, "after_flush")
 def _keep_in_step(session: Session, _flush: UOWTransaction) -> None:
     """Refresh the flags touched by ORM writes, inside the same flush."""
     members: set[int] = set()

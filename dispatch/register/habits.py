@@ -26,6 +26,7 @@ _G = catalog.group_ids()
 PURCHASE_COLUMNS = ("member_id", "product_group_id", "month", "amount", "count")
 VISIT_COLUMNS = ("member_id", "store_id", "month", "visits")
 WEB_COLUMNS = ("member_id", "category", "last_seen")
+BONUS_COLUMNS = ("member_id", "partner_code", "purchased_on", "amount")
 EVENT_COLUMNS = (
     "id",
     "member_id",
@@ -129,6 +130,7 @@ class Rows:
     events: list[tuple[object, ...]] = field(default_factory=list)
     states: list[tuple[object, ...]] = field(default_factory=list)
     suppressions: list[tuple[object, ...]] = field(default_factory=list)
+    bonus: list[tuple[object, ...]] = field(default_factory=list)
 
 
 class Habits:
@@ -136,6 +138,9 @@ class Habits:
 
     def __init__(self, *, seed: int, as_of: dt.date) -> None:
         self.rng = random.Random(f"habits:{seed}")
+        # A stream of its own: bonus purchases came later, and drawing them from
+        # ``rng`` would have changed every register seeded before them.
+        self.bonus_rng = random.Random(f"bonus:{seed}")
         self.as_of = as_of
         self.months = months_ending(as_of)
         self.seasons = [
@@ -152,8 +157,25 @@ class Habits:
         self._web(person, rows.web)
         self._consents(person, rows.events, rows.states)
         self._suppressions(person, rows.suppressions)
+        self._bonus(person, rows.bonus)
 
     # -- purchases -------------------------------------------------------------------
+
+    def _bonus(self, person: Person, out: list[tuple[object, ...]]) -> None:
+        """Purchases at bonus partners on random days of the last year (distinct days)."""
+        rng = self.bonus_rng
+        if self.as_of.year - person.birth_year < 18:
+            return
+        since = max(person.member_since, self.as_of - dt.timedelta(days=364))
+        span = (self.as_of - since).days + 1
+        for partner in catalog.BONUS_PARTNERS:
+            if span <= 0 or rng.random() >= partner.customers:
+                continue
+            wanted = max(1, round(rng.expovariate(1 / partner.days_per_year) * span / 365))
+            days = sorted(set(rng.sample(range(span), min(wanted, span))))
+            for offset in days:
+                amount = round(partner.amount * (0.4 + 1.2 * rng.random()), 2)
+                out.append((person.id, partner.code, since + dt.timedelta(days=offset), amount))
 
     def _habits(self, person: Person) -> list[Habit]:
         rng = self.rng

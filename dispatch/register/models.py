@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +37,7 @@ from dispatch.db.types import (
     Language,
     MemberStatus,
     Purpose,
+    SuppressionReason,
     UTCDateTime,
     enum_check,
 )
@@ -75,7 +78,7 @@ class Member(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     card_number: Mapped[str | None] = mapped_column(String(20), unique=True)
     # Keyed hash of the card number: survives erasure so an erased member stays
-    # suppressed if the warehouse feed brings them back (see privacy.hashing).
+    # suppressed if the warehouse feed brings them back (see register.hashing).
     subject_hash: Mapped[str] = mapped_column(String(64))
     first_name: Mapped[str | None] = mapped_column(String(80))
     last_name: Mapped[str | None] = mapped_column(String(80))
@@ -222,6 +225,24 @@ class WebInterest(Base):
     last_seen: Mapped[dt.date] = mapped_column(Date)
 
 
+class BonusPurchase(Base):
+    """Purchases of one member from one bonus-granting partner on one day.
+
+    Reported by the partners to the cooperative (they grant loyalty bonus on them);
+    the lift report counts them as responses to the partner's campaigns.
+    """
+
+    __tablename__ = "bonus_purchases"
+    __table_args__ = (Index(None, "partner_code", "purchased_on", "member_id", "amount"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    #: The partner's code in the feed (``partners.bonus_code``); not a foreign key, so
+    #: that the feed may report a partner before it has a campaign here.
+    partner_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purchased_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[float] = mapped_column(Numeric(12, 2))
+
+
 class ConsentEvent(Base):
     """The append-only consent ledger. Rows are never updated or deleted."""
 
@@ -241,6 +262,9 @@ class ConsentEvent(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str | None] = mapped_column(String(80))
+    #: The campaign whose e-mail or letter the member acted from (one-click
+    #: unsubscribe, the preference centre), when there was one.
+    campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
 
 
 class ConsentState(Base):
@@ -264,3 +288,40 @@ class ConsentState(Base):
     decision: Mapped[str] = mapped_column(String(10))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     event_id: Mapped[int] = mapped_column(BigId)
+
+
+class Suppression(Base):
+    """A reason never to contact a subject, keyed by the subject's keyed hash.
+
+    Keyed by hash rather than member id so that it outlives erasure: an erased member
+    who is re-imported from the warehouse feed gets the same hash and stays suppressed.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        enum_check("reason", SuppressionReason),
+        UniqueConstraint("subject_hash", "reason"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(40))
+
+
+class AuditEntry(Base):
+    """Who looked at or changed one member's data, what they did, when and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    #: Where the actor acted from: "cli", or the client address of a web request.
+    origin: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)

@@ -20,9 +20,9 @@ from itertools import accumulate
 from faker import Faker
 
 from dispatch.db.types import AddressStatus, HouseholdKind, Language, MemberStatus
-from dispatch.privacy.hashing import subject_hash
 from dispatch.register import catalog
 from dispatch.register.catalog import Municipality
+from dispatch.register.hashing import subject_hash
 
 _POOL_SIZE = 3000
 _ASCII = str.maketrans({"ä": "a", "ö": "o", "å": "a", "é": "e", "ü": "u", " ": "", "'": ""})

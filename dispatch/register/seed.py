@@ -21,9 +21,9 @@ from typing import cast
 from sqlalchemy import Connection, Engine, Table, exists, select
 
 from dispatch.errors import InputError, OperationError
-from dispatch.privacy.models import Suppression
 from dispatch.register import bulk, catalog, flags, rollups
 from dispatch.register.habits import (
+    BONUS_COLUMNS,
     EVENT_COLUMNS,
     PURCHASE_COLUMNS,
     STATE_COLUMNS,
@@ -34,6 +34,7 @@ from dispatch.register.habits import (
     Rows,
 )
 from dispatch.register.models import (
+    BonusPurchase,
     ConsentEvent,
     ConsentState,
     Household,
@@ -43,6 +44,7 @@ from dispatch.register.models import (
     PurchaseSummary,
     RestaurantVisit,
     Store,
+    Suppression,
     WebInterest,
     purchase_rollup_months,
     purchase_rollups,
@@ -60,6 +62,7 @@ SEEDED_TABLES: tuple[Table, ...] = tuple(
         Household,
         Member,
         PurchaseSummary,
+        BonusPurchase,
         RestaurantVisit,
         WebInterest,
         ConsentEvent,
@@ -183,6 +186,7 @@ def _load(
         write(Household, ("id", "kind"), households)
         write(Member, (*MEMBER_COLUMNS, "consent_flags", "suppression_flags"), members)
         write(PurchaseSummary, PURCHASE_COLUMNS, rows.purchases)
+        write(BonusPurchase, BONUS_COLUMNS, rows.bonus)
         write(RestaurantVisit, VISIT_COLUMNS, rows.visits)
         write(WebInterest, WEB_COLUMNS, rows.web)
         write(ConsentEvent, EVENT_COLUMNS, rows.events)

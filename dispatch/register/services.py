@@ -17,10 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, MemberStatus, Purpose
-from dispatch.errors import OperationError
-from dispatch.privacy import audit
-from dispatch.privacy.models import Suppression
-from dispatch.register import consent
+from dispatch.errors import InputError, OperationError
+from dispatch.register import audit, consent
 from dispatch.register.models import (
     ConsentEvent,
     ConsentState,
@@ -29,6 +27,7 @@ from dispatch.register.models import (
     ProductGroup,
     PurchaseSummary,
     Store,
+    Suppression,
 )
 
 #: Member columns that identify or describe the person (what erasure removes).
@@ -50,14 +49,16 @@ IDENTITY_FIELDS = (
 
 
 def get_member(session: Session, member_id: int, *, for_update: bool = False) -> Member:
-    """The member with ``member_id``, or an :class:`OperationError` (exit 1).
+    """The member with ``member_id``, or an :class:`InputError` (exit 2).
+
+    An id that names nobody is bad input, as an unknown campaign or creative is.
 
     ``for_update`` locks the row on PostgreSQL, so that an erasure and a consent
     change of the same member cannot interleave (SQLite serialises writers anyway).
     """
     member = session.get(Member, member_id, with_for_update=for_update)
     if member is None:
-        raise OperationError(f"no member with id {member_id}")
+        raise InputError(f"no member with id {member_id}")
     return member
 
 
@@ -158,21 +159,34 @@ def suppressions(session: Session, subject_hash: str) -> list[dict[str, Any]]:
     ]
 
 
-def _roots(session: Session) -> dict[int, ProductGroup]:
-    """Each product group id mapped to its top-level ancestor (the catalogue is small)."""
+def reporting_groups(session: Session) -> dict[int, ProductGroup]:
+    """Each product group id mapped to the group its purchases are totalled under.
+
+    That is its top-level ancestor, unless the group or an ancestor is special-category
+    data (Art. 9): then the top-most sensitive one, so that a sensitive purchase never
+    hides inside a harmless total (a feed may put ``pharmacy`` under ``health``).
+    The catalogue is small: read whole.
+    """
     groups = {g.id: g for g in session.scalars(select(ProductGroup))}
-    roots: dict[int, ProductGroup] = {}
+    reporting: dict[int, ProductGroup] = {}
     for group_id in groups:
         group, seen = groups[group_id], {group_id}
+        sensitive = group if group.sensitive else None
         while group.parent_id is not None and group.parent_id not in seen:
             seen.add(group.parent_id)
             group = groups[group.parent_id]
-        roots[group_id] = group
-    return roots
+            if group.sensitive:
+                sensitive = group
+        reporting[group_id] = sensitive or group
+    return reporting
 
 
 def purchase_totals(session: Session, member_id: int) -> list[dict[str, Any]]:
-    """Purchase totals per top-level product group, largest amount first."""
+    """Purchase totals per top-level product group, largest amount first.
+
+    Purchases of special-category groups are totalled apart, under their top-most
+    sensitive group, and marked ``sensitive``.
+    """
     rows = session.execute(
         select(
             PurchaseSummary.product_group_id,
@@ -186,7 +200,7 @@ def purchase_totals(session: Session, member_id: int) -> list[dict[str, Any]]:
     ).all()
     if not rows:
         return []
-    roots = _roots(session)
+    roots = reporting_groups(session)
     totals: dict[int, dict[str, Any]] = {}
     for group_id, amount, count, first, last in rows:
         root = roots[group_id]
@@ -211,25 +225,61 @@ def purchase_totals(session: Session, member_id: int) -> list[dict[str, Any]]:
     return [{key: plain(value) for key, value in entry.items()} for entry in ordered]
 
 
-def profile(session: Session, member: Member) -> dict[str, Any]:
-    """What staff see of one member (``dispatch member show``)."""
+def profile(session: Session, member: Member, *, sensitive: bool = False) -> dict[str, Any]:
+    """What staff see of one member (``dispatch member show``).
+
+    Purchases of special-category groups (Art. 9) are left out unless ``sensitive``;
+    ``sensitive_purchases`` says which. Hidden, the document does not say whether
+    there were any: that alone would tell something about the member's health.
+    """
+    purchases = purchase_totals(session, member.id)
+    if not sensitive:
+        purchases = [row for row in purchases if not row["sensitive"]]
     return {
         "member": identity(member),
         "household": household(session, member),
         "home_store": home_store(session, member),
         "consent": consent_state(session, member.id),
         "suppressions": suppressions(session, member.subject_hash),
-        "purchases": purchase_totals(session, member.id),
+        "purchases": purchases,
+        "sensitive_purchases": "shown" if sensitive else "hidden",
     }
 
 
 def show_member(
-    session: Session, member_id: int, *, actor: str, reason: str | None
+    session: Session,
+    member_id: int,
+    *,
+    actor: str,
+    reason: str | None,
+    sensitive: bool = False,
 ) -> dict[str, Any]:
-    """The staff view of one member, audited as ``member.show``."""
+    """The staff view of one member, audited as ``member.show``.
+
+    Showing special-category purchases needs a reason, and the audit entry records
+    that they were shown (``detail.sensitive``).
+    """
+    if sensitive and not (reason or "").strip():
+        raise InputError(
+            "say why you need special-category purchases (GDPR Art. 9)",
+            where="--reason",
+        )
     member = get_member(session, member_id)
-    audit.record(session, actor=actor, action="member.show", member_id=member.id, reason=reason)
-    return profile(session, member)
+    audit.record(
+        session,
+        actor=actor,
+        action="member.show",
+        member_id=member.id,
+        reason=reason,
+        detail={"sensitive": True} if sensitive else None,
+    )
+    return profile(session, member, sensitive=sensitive)
+
+
+def objection_in_force(session: Session, member_id: int) -> ConsentState | None:
+    """The member's objection to all direct marketing, if they have made one."""
+    state = session.get(ConsentState, (member_id, Purpose.DIRECT_MARKETING, Channel.ANY))
+    return state if state is not None and state.decision == Decision.OBJECTED else None
 
 
 def change_consent(
@@ -267,6 +317,23 @@ def change_consent(
     return event
 
 
+def still_blocked(
+    session: Session, member_id: int, purpose: Purpose, channel: Channel
+) -> str | None:
+    """Why a grant just recorded changes nothing yet: an objection covering it, or None.
+
+    Objections are absolute (:mod:`dispatch.register.consent`): a grant beside one is
+    kept in the ledger, but the member receives nothing until they withdraw it.
+    """
+    states = consent.current_states(session, member_id)
+    for scope in consent.objection_scopes(purpose, channel):
+        if states.get((scope[0].value, scope[1].value)) == Decision.OBJECTED:
+            if scope == (Purpose.DIRECT_MARKETING, Channel.ANY):
+                return "the member's objection to all direct marketing still blocks it"
+            return f"the member's objection to {scope[0].value}/{scope[1].value} still blocks it"
+    return None
+
+
 def object_to_direct_marketing(
     session: Session, member_id: int, *, source: str, actor: str, reason: str | None
 ) -> ConsentEvent:
@@ -274,7 +341,23 @@ def object_to_direct_marketing(
 
     The objection is an ordinary ledger entry on the umbrella scope; the policy reads
     ``consent_state``, which :func:`consent.record` updates in the same transaction.
+    An objection already in force is absolute and permanent, so a second one records
+    nothing in the ledger: the earlier entry is returned, and the audit entry (the
+    staff action still happened) says ``already_objected``.
     """
+    member = get_member(session, member_id, for_update=True)
+    ensure_not_erased(member)
+    earlier = objection_in_force(session, member.id)
+    if earlier is not None:
+        audit.record(
+            session,
+            actor=actor,
+            action="member.object",
+            member_id=member.id,
+            reason=reason,
+            detail={"already_objected": True, "event_id": earlier.event_id, "source": source},
+        )
+        return session.get_one(ConsentEvent, earlier.event_id)
     return change_consent(
         session,
         member_id,

@@ -22,11 +22,13 @@ from types import MappingProxyType
 from typing import BinaryIO, NamedTuple, overload
 
 from dispatch.errors import DispatchError, InputError
+from dispatch.register.tokens import CODE_ALPHABET, CODE_LENGTH, format_code, read_code
 from dispatch.rendering.embed import write_font
 from dispatch.rendering.fonts import stamp_font
 from dispatch.rendering.layout import A4, SenderInfo
 from dispatch.rendering.pdfwriter import PdfWriter, literal, num, ref
 from dispatch.rendering.postal import Recipient, address_lines, check_language, presort_key
+from dispatch.rendering.qr import QrTable, qr_table
 from dispatch.rendering.stamping import Stamper, StampFace
 from dispatch.rendering.variant import Variant, render_variant
 
@@ -41,12 +43,15 @@ class Letter(NamedTuple):
     """One letter of a batch: which variant, to whom, and its personal field values.
 
     ``fields`` maps placeholder names to text; ``first_name`` defaults to the
-    recipient's.
+    recipient's. ``code`` is the letter's preference-centre code
+    (:func:`dispatch.register.tokens.letter_code`), printed in the objection notice with
+    its QR code when the variant's layout has room for one.
     """
 
     key: Hashable
     recipient: Recipient
     fields: Mapping[str, str] = _NO_FIELDS
+    code: str | None = None
 
 
 class LetterPages(NamedTuple):
@@ -202,12 +207,14 @@ class _Batch:
             )
         address = address_lines(recipient)
         fields = {"first_name": recipient.first_name, **letter.fields}
+        code = self._code(variant, letter.code)
         writer = self.writer
         leaf = writer.reserve()
         pages = [writer.reserve() for _ in variant.pages]
         for number, (page, page_obj) in enumerate(zip(variant.pages, pages, strict=True)):
             content = writer.reserve()
-            stamped = self.stamper.page(page, self.forms[letter.key, number][0], address, fields)
+            form = self.forms[letter.key, number][0]
+            stamped = self.stamper.page(page, form, address, fields, code)
             # Level 1: half the time of level 6 on a letter page, 5 % larger.
             writer.stream(content, "", stamped, level=1)
             writer.write(
@@ -225,6 +232,16 @@ class _Batch:
             f"/DPM<</Letter<</SequenceNo {len(self.index)}/PageCount {len(pages)}>>>>>>",
         )
         self.leaves.append(leaf)
+
+    def _code(self, variant: Variant, code: str | None) -> tuple[str, QrTable] | None:
+        """The code as printed and the QR table of the variant's address, if any."""
+        if code is None:
+            return None
+        if variant.code_url is None:
+            raise InputError("the letter has a code but its layout has no room for one")
+        if read_code(code) != code:
+            raise InputError("the letter's code is not a preference-centre code")
+        return format_code(code), qr_table(variant.code_url, CODE_LENGTH, CODE_ALPHABET)
 
     def finish(self) -> None:
         writer = self.writer
@@ -321,9 +338,10 @@ def render_single_letter(
     *,
     fields: Mapping[str, str] = _NO_FIELDS,
     sender: SenderInfo | None = None,
+    code: str | None = None,
 ) -> bytes:
     """One letter as a PDF (previews, tests): the batch path with a batch of one."""
     variant = render_variant(body_html, assets, language=recipient.language, sender=sender)
     out = io.BytesIO()
-    write_batch({"preview": variant}, [Letter("preview", recipient, fields)], out)
+    write_batch({"preview": variant}, [Letter("preview", recipient, fields, code)], out)
     return out.getvalue()

@@ -27,6 +27,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from dispatch import config
 from dispatch.creatives.context import PLACEHOLDER_ATTRIBUTE, PLACEHOLDER_CLASS
 from dispatch.db.types import Language
 from dispatch.errors import InputError
@@ -84,11 +85,15 @@ class SenderInfo:
     postcode: str
     post_town: str
     phone: str
-    #: Where to forbid direct marketing on the web, without scheme ("example.fi/kielto").
+    #: Where to forbid direct marketing on the web, without scheme ("example.fi/k"):
+    #: the preference centre's page for the letter's code.
     web: str
     unit: str | None = None
     #: The advertising partner, named in the sender block and the notice.
     partner: str | None = None
+    #: What the QR code in the notice says before the letter's code
+    #: ("HTTPS://EXAMPLE.FI/K/"); None: the notice has no code and no QR code.
+    code_url: str | None = None
 
     @property
     def return_address(self) -> str:
@@ -96,14 +101,19 @@ class SenderInfo:
         return f"{self.name}, {self.street}, {self.postcode} {self.post_town.upper()}"
 
 
+#: The demo cooperative (the embedded defaults of the DISPATCH_SENDER_* settings);
+#: campaigns, previews and the demo pass the configured sender instead
+#: (:meth:`dispatch.rendering.identity.LinkSettings.from_settings`).
 DEMO_SENDER = SenderInfo(
-    name="Osuuskauppa Esimerkki",
-    unit="Kanta-asiakaspalvelu",
-    street="PL 100",
-    postcode="00101",
-    post_town="Helsinki",
-    phone="010 123 4567",
-    web="esimerkki.fi/kielto",
+    name=config.DEFAULT_SENDER_NAME,
+    unit=config.DEFAULT_SENDER_UNIT,
+    street=config.DEFAULT_SENDER_STREET,
+    postcode=config.DEFAULT_SENDER_POSTCODE,
+    post_town=config.DEFAULT_SENDER_POST_TOWN,
+    phone=config.DEFAULT_SENDER_PHONE,
+    # The demo's member links lead to the local `dispatch serve` (DISPATCH_PUBLIC_URL).
+    web="127.0.0.1:8000/k",
+    code_url="HTTP://127.0.0.1:8000/K/",
 )
 
 
@@ -120,9 +130,15 @@ def system_env() -> Environment:
 
 @functools.cache
 def system_assets() -> Mapping[str, bytes]:
-    """Everything ``system:///`` serves: the layout's stylesheet and the fonts."""
+    """Everything ``system:///`` serves: the layouts' stylesheets and the fonts.
+
+    ``export.css`` is the member's postal data export (:mod:`dispatch.members.letter`).
+    """
     return {
-        "letter/letter.css": (TEMPLATES_DIR / "letter" / "letter.css").read_bytes(),
+        **{
+            f"letter/{name}": (TEMPLATES_DIR / "letter" / name).read_bytes()
+            for name in ("letter.css", "export.css")
+        },
         **font_files(),
     }
 
@@ -135,6 +151,9 @@ class Frame:
     address: Rect
     body_first: Rect
     body_next: Rect
+    #: The first page's boxes for the letter's code and QR code (None without a code).
+    code: Rect | None = None
+    qr: Rect | None = None
 
 
 def _rect(page: Any, anchor: str) -> Rect:
@@ -164,6 +183,8 @@ def render_frame(language: str, sender: SenderInfo) -> Frame:
         address=_rect(first, "address"),
         body_first=_rect(first, "body-first"),
         body_next=_rect(following, "body-next"),
+        code=_rect(first, "member-code") if sender.code_url else None,
+        qr=_rect(first, "member-qr") if sender.code_url else None,
     )
 
 

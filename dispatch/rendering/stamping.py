@@ -10,6 +10,9 @@ A letter page's content stream is a few hundred bytes::
     BT /F2 14 Tf 0.1 0.1 0.1 rg             each personal field, in its box
     1 0 0 1 95.5 551.2 Tm <0030...> Tj
     ET
+    BT /F1 9 Tf 0 g ... ET                  the letter's code, in the notice
+    q 0 g 47.6 0 0 47.6 485 140 cm          its QR code: a 1-bit image mask
+    BI /W 25 /H 25 /IM true ... EI Q        (dispatch.rendering.qr)
 
 Text is glyph ids of an embedded TrueType font (Identity-H), so no glyph depends
 on a font of the printing machine and the ToUnicode map makes it extractable.
@@ -20,15 +23,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from dispatch.register.tokens import CODE_ALPHABET
 from dispatch.rendering.fit import LEADING, Fitted, fit_lines
 from dispatch.rendering.fonts import StampFont, clean_text
 from dispatch.rendering.layout import Rect
 from dispatch.rendering.pdfwriter import num
+from dispatch.rendering.qr import QrTable
 from dispatch.rendering.variant import FieldBox, VariantPage
 
 #: The address is printed at this size, shrinking to ADDRESS_MIN_SIZE if needed.
 ADDRESS_SIZE = 10.0
 ADDRESS_MIN_SIZE = 8.0
+#: The code box is 1.2 em high (templates/letter/letter.css): the code's size is its
+#: height divided by this.
+CODE_BOX_EMS = 1.2
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Stamper:
         self._fields: dict[tuple[int, int, str], str] = {}
         # Text positions depend only on the box, size and line count.
         self._starts: dict[tuple[Rect, float, float | None, str], tuple[str, tuple[str, ...]]] = {}
+        self._widest_code: dict[int, int] = {}
 
     def page(
         self,
@@ -58,7 +67,10 @@ class Stamper:
         form: str,
         address: Sequence[str] | None,
         fields: Mapping[str, str],
+        code: tuple[str, QrTable] | None = None,
     ) -> bytes:
+        """The content stream of one letter page; ``code`` is the letter's code as
+        printed and the QR table that draws it with its address."""
         ops = [f"/{form} Do"]
         if page.address is not None and address is not None:
             face = self._address_face
@@ -81,7 +93,35 @@ class Stamper:
                 if op is None:
                     op = self._fields[key] = self._field(box, text)
                 ops.append(op)
+        if code is not None and page.code is not None and page.qr is not None:
+            printed, table = code
+            ops.append(self._code(page.code, printed))
+            qr = page.qr
+            ops.append(table.draw(printed.replace("-", ""), qr.x, qr.y, min(qr.width, qr.height)))
         return "\n".join(ops).encode("ascii")
+
+    def _code(self, box: Rect, printed: str) -> str:
+        face = self._address_face
+        size = box.height / CODE_BOX_EMS
+        widest = self._widest_code.get(len(printed))
+        if widest is None:
+            # Codes are all as long: when one of the widest characters fits, all do,
+            # and no code needs fitting of its own.
+            wide = max(CODE_ALPHABET, key=face.font.width)
+            widest = self._widest_code[len(printed)] = face.font.width(wide * len(printed))
+        if widest * size / 1000 <= box.width:
+            fitted = Fitted(size, (printed,))
+        else:
+            fitted = fit_lines(
+                (printed,),
+                face.font,
+                width=box.width,
+                height=box.height,
+                size=size,
+                min_size=size * 0.8,
+                what="letter code",
+            )
+        return self._text(face, fitted, box, "0 g", baseline=box.top - size)
 
     def _field(self, box: FieldBox, text: str) -> str:
         face = self.faces[box.style]

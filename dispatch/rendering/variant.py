@@ -71,6 +71,9 @@ class VariantPage:
     body_rect: Rect
     address: Rect | None
     fields: tuple[FieldBox, ...]
+    #: Where the letter's code and its QR code go (first page only, when it has one).
+    code: Rect | None = None
+    qr: Rect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class Variant:
 
     language: str
     pages: tuple[VariantPage, ...]
+    #: The QR code's text before the letter's code (None: letters carry no code).
+    code_url: str | None = None
 
     @property
     def styles(self) -> frozenset[str]:
@@ -101,8 +106,9 @@ def render_variant(
     where it cannot be stamped.
     """
     lang = Language(language).value
-    frame_first, frame_next = _frame_graphs(lang, sender or DEMO_SENDER)
-    frame = render_frame(lang, sender or DEMO_SENDER)
+    sender = sender or DEMO_SENDER
+    frame_first, frame_next = _frame_graphs(lang, sender)
+    frame = render_frame(lang, sender)
     body = render_body(attach_punctuation(body_html), assets, lang, frame)
     pages = body.document.pages
     if len(pages) > MAX_BODY_PAGES:
@@ -120,9 +126,11 @@ def render_variant(
                 body_rect=rect,
                 address=frame.address if number == 0 else None,
                 fields=_field_boxes(page, rect),
+                code=frame.code if number == 0 else None,
+                qr=frame.qr if number == 0 else None,
             )
         )
-    return Variant(language=lang, pages=tuple(result))
+    return Variant(language=lang, pages=tuple(result), code_url=sender.code_url)
 
 
 _PLACEHOLDER_THEN_PUNCTUATION = re.compile(

@@ -361,7 +361,7 @@ class CompiledSegment:
     def __init__(self, segment: tree.Segment, catalog: Catalog, as_of: dt.date) -> None:
         # Refuses unknown references and special-category product groups (Art. 9)
         # before any SQL exists.
-        tree.raise_problems(catalog_problems(segment, catalog), segment.source)
+        tree.raise_problems(catalog_problems(tree.walk(segment.where), catalog), segment.source)
         self.segment = segment
         self.as_of = as_of
         self.policy = Policy(segment.purpose, segment.channel, segment.unit, as_of)

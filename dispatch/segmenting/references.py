@@ -13,18 +13,19 @@ a segment that touches a sensitive group, whatever position it is in.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dispatch.errors import DispatchError, Problems
 from dispatch.register import rollups
 from dispatch.register.catalog import WEB_CATEGORIES
 from dispatch.register.models import Member, ProductGroup, Store
 from dispatch.segmenting import tree
+from dispatch.suggest import unknown
 
 #: The kind of store a ``visited`` criterion counts visits to.
 RESTAURANT = "restaurant"
@@ -101,7 +102,7 @@ class Catalog:
         """Ids of the named group and its descendants; refuses special-category data."""
         group = self.groups.get(name.value)
         if group is None:
-            raise name.loc.error(_unknown("product group", name.value, self.groups))
+            raise name.loc.error(unknown("product group", name.value, self.groups))
         if group.sensitive:
             raise name.loc.error(f"product group {group.code!r} is {_ART9}")
         for ancestor in self.ancestors(group):
@@ -137,7 +138,7 @@ class Catalog:
             if chain.value not in kinds:
                 known = kinds if kind is None else [c for c, k in kinds.items() if kind in k]
                 what = "chain" if kind is None else f"{kind} chain"
-                problems.append(chain.loc.error(_unknown(what, chain.value, known)))
+                problems.append(chain.loc.error(unknown(what, chain.value, known)))
             elif kind is not None and kind not in kinds[chain.value]:
                 actual = "/".join(sorted(kinds[chain.value]))
                 problems.append(
@@ -154,7 +155,7 @@ class Catalog:
             if not here:
                 places = sorted({s.municipality for s in stores})
                 raise municipality.loc.error(
-                    _unknown(
+                    unknown(
                         f"municipality for {'/'.join(sorted(wanted))}", municipality.value, places
                     )
                 )
@@ -162,10 +163,14 @@ class Catalog:
         return sorted(s.id for s in stores)
 
 
-def catalog_problems(segment: tree.Segment, catalog: Catalog) -> list[DispatchError]:
-    """Every unknown or forbidden product group and chain (what compiling needs)."""
+def catalog_problems(nodes: Iterable[tree.Node], catalog: Catalog) -> list[DispatchError]:
+    """Every unknown or forbidden product group and chain (what compiling needs).
+
+    ``nodes`` are a segment's (``tree.walk(segment.where)``), or the criteria read
+    from a file that has problems elsewhere (``spec.read``).
+    """
     problems: list[DispatchError] = []
-    for node in tree.walk(segment.where):
+    for node in nodes:
         try:
             if isinstance(node, tree.Purchased):
                 catalog.group_ids(node.group)
@@ -176,7 +181,7 @@ def catalog_problems(segment: tree.Segment, catalog: Catalog) -> list[DispatchEr
             elif isinstance(node, tree.Browsed) and node.category.value not in WEB_CATEGORIES:
                 category = node.category
                 problems.append(
-                    category.loc.error(_unknown("web category", category.value, WEB_CATEGORIES))
+                    category.loc.error(unknown("web category", category.value, WEB_CATEGORIES))
                 )
         except Problems as exc:
             problems.extend(exc.problems)
@@ -185,35 +190,59 @@ def catalog_problems(segment: tree.Segment, catalog: Catalog) -> list[DispatchEr
     return problems
 
 
-def data_problems(session: Session, segment: tree.Segment) -> list[DispatchError]:
-    """Regions and municipalities that no member lives in.
+#: A column or expression of text whose values members have.
+_Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+def data_problems(session: Session, nodes: Iterable[tree.Node]) -> list[DispatchError]:
+    """Regions, municipalities, postcode prefixes and languages (in ``nodes``) that no
+    member has, each with the closest values members do have.
 
     Not needed to compile (a typo there only makes the segment empty), so checked by
     ``dispatch segment check`` rather than on every count: on a register without an
-    index on the column, a name that no member has costs one full scan.
+    index on the column, a name that no member has costs one full scan, and listing
+    the known values for the message one more (only then).
     """
     problems: list[DispatchError] = []
+    known: dict[str, list[str]] = {}
 
-    def check(name: tree.Name, what: str, condition: ColumnElement[bool]) -> None:
+    def values(what: str, column: _Column) -> list[str]:
+        if what not in known:
+            rows = session.execute(select(column).where(column.is_not(None)).distinct())
+            known[what] = [str(value) for value in rows.scalars()]
+        return known[what]
+
+    def check(name: tree.Name, what: str, condition: ColumnElement[bool], column: _Column) -> None:
         if not session.execute(select(exists().where(condition))).scalar():
-            problems.append(name.loc.error(f"no member has {what} {name.value!r}"))
+            problems.append(
+                name.loc.error(
+                    unknown(what, name.value, values(what, column), lead="no member has")
+                )
+            )
 
-    for node in tree.walk(segment.where):
+    for node in nodes:
         if isinstance(node, tree.Region):
             for name in node.names:
-                check(name, "region", Member.region == name.value)
+                check(name, "region", Member.region == name.value, Member.region)
         elif isinstance(node, tree.Municipality):
             for name in node.names:
-                check(name, "municipality", Member.municipality == name.value)
+                check(name, "municipality", Member.municipality == name.value, Member.municipality)
+        elif isinstance(node, tree.PostcodePrefix):
+            for prefix in node.prefixes:
+                # Prefixes are digits only (the parser checks), so LIKE needs no escaping.
+                size = len(prefix)
+                check(
+                    tree.Name(prefix, node.loc),
+                    f"{size}-digit postcode prefix",
+                    Member.postcode.like(f"{prefix}%"),
+                    func.substr(Member.postcode, 1, size),
+                )
+        elif isinstance(node, tree.LanguageIs):
+            language = node.language.value
+            check(
+                tree.Name(language, node.loc),
+                "language",
+                Member.language == language,
+                Member.language,
+            )
     return problems
-
-
-def _unknown(what: str, value: str, known: Iterable[str]) -> str:
-    known = sorted(known)
-    close = difflib.get_close_matches(value, known, n=1)
-    if close:
-        return f"unknown {what} {value!r}; did you mean {close[0]!r}?"
-    if not known:
-        return f"unknown {what} {value!r}; the register has none yet"
-    shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-    return f"unknown {what} {value!r}; known: {shown}"

@@ -19,10 +19,10 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.errors import DispatchError, InputError, OperationError, Problems
-from dispatch.privacy import audit
+from dispatch.errors import DispatchError, InputError, OperationError
+from dispatch.register import audit
 from dispatch.register.services import get_member
-from dispatch.segmenting import spec, tree
+from dispatch.segmenting import recovery, spec, tree
 from dispatch.segmenting.compiler import CompiledSegment
 from dispatch.segmenting.references import Catalog, catalog_problems, data_problems
 
@@ -77,20 +77,20 @@ def run_compiled(
 
 
 def check(session: Session | None, path: Path | str) -> list[DispatchError]:
-    """Every problem of one segment file: syntax, then (given a session) references.
+    """Every problem of one segment file: syntax and types, then (given a session) the
+    product groups, chains, categories and places it names.
 
-    Without a session only the file itself is checked.
+    The names are checked even when another part of the file has problems, so that
+    one run lists everything to fix, also beside a YAML syntax error (the names of what
+    parses without the broken lines, :mod:`recovery`). Without a session only the file
+    itself is checked.
     """
-    try:
-        segment = spec.load(path)
-    except Problems as exc:
-        return list(exc.problems)
-    except DispatchError as exc:
-        return [exc]
+    found = spec.read(path)
     if session is None:
-        return []
-    problems = catalog_problems(segment, Catalog.load(session))
-    return problems + data_problems(session, segment)
+        return found.problems
+    criteria = found.criteria or (recovery.criteria(path) if found.segment is None else ())
+    problems = catalog_problems(criteria, Catalog.load(session))
+    return found.problems + problems + data_problems(session, criteria)
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def why(
     """Explain one member's place in the segment; audited as ``segment.why``."""
     if not actor.strip():
         raise InputError("an actor is required to look at one member", where="--as")
-    get_member(session, member_id)  # exit 1 naming the id when there is none
+    get_member(session, member_id)  # exit 2 naming the id when there is none
     compiled, (failure, rule) = run_compiled(
         session, segment, lambda c: (c, c.trace(session, member_id)), as_of=as_of
     )

@@ -9,20 +9,27 @@ reports them all. The format is documented in ``docs/segments.md``.
 
 Only syntax and types are checked here; whether a product group or chain exists, and
 whether it is special-category data, needs the database (:mod:`.references`).
+:func:`read` also keeps every criterion it could read in a file that has problems
+elsewhere (down to the name of a criterion whose other fields are bad), so that those
+names are checked in the same run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
+from dispatch import suggest
 from dispatch.db.types import Channel, Language, Purpose
 from dispatch.errors import DispatchError, InputError
 from dispatch.privacy.policy import Unit
@@ -50,6 +57,21 @@ from dispatch.segmenting.tree import (
 )
 
 MAX_FILE_BYTES = 256 * 1024
+#: How deep ``all``/``any``/``none`` may nest, ``where`` itself being the first level.
+#: The segments in ``segments/`` use two; without a bound, a file of a few kilobytes
+#: nested thousands deep ended in a RecursionError in the YAML composer.
+MAX_DEPTH = 8
+#: Criteria in one file, and names in one criterion: a segment is reviewed like code,
+#: and every criterion and name becomes part of one SQL statement.
+MAX_CRITERIA = 100
+MAX_NAMES = 500
+#: The longest text field (a segment name is stored in a campaign, 80 characters).
+MAX_NAME_LENGTH = 80
+MAX_TEXT_LENGTH = 2000
+#: YAML nesting allowed before the tree is built (a mapping and a list per level of
+#: ``where``, and the criterion's own mapping): a bound PyYAML's recursive composer
+#: never reaches.
+MAX_YAML_DEPTH = 2 * MAX_DEPTH + 6
 T = TypeVar("T")
 
 _INT = "tag:yaml.org,2002:int"
@@ -59,10 +81,27 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _NAME_TAGS = {_STR, _INT, _FLOAT, _TIMESTAMP}  # read as the text written in the file
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_-]*$")
 _POSTCODE_PREFIX = re.compile(r"^[0-9]{1,5}$")
+#: Free text may have line breaks and tabs; names may have no control character at all.
+_TEXT_WHITESPACE = frozenset("\t\n\r")
+#: Unicode categories refused in any text: control, format (zero-width and direction
+#: marks, invisible look-alikes), surrogate, private use and unassigned characters.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_NAME_FIELDS = frozenset({"name", "purpose", "channel", "unit"})
+#: Descriptions for members, one per language they read (their data export quotes it).
+_MEMBER_DESCRIPTIONS = tuple(f"description_{language.value}" for language in Language)
 
 
-def load(path: Path | str) -> Segment:
-    """Read and check one segment file; raise :class:`InputError` naming every problem."""
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read` made of a file: the segment if it has no problems, the problems,
+    and every criterion it could read (also beside problems, for the reference check)."""
+
+    segment: Segment | None
+    problems: list[DispatchError]
+    criteria: tuple[Criterion, ...]
+
+
+def _text(path: Path | str) -> str:
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -71,19 +110,38 @@ def load(path: Path | str) -> Segment:
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(f"larger than {MAX_FILE_BYTES // 1024} KiB", where=source)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError("not UTF-8 text", where=source) from exc
-    return parse(text, source)
+
+
+def load(path: Path | str) -> Segment:
+    """Read and check one segment file; raise :class:`InputError` naming every problem."""
+    return parse(_text(path), str(path))
 
 
 def parse(text: str, source: str) -> Segment:
     """Parse segment YAML; ``source`` is the file name used in error locations."""
+    found = parse_all(text, source)
+    raise_problems(found.problems, source)
+    assert found.segment is not None  # noqa: S101 - no problems means a segment was built
+    return found.segment
+
+
+def parse_all(text: str, source: str) -> Reading:
+    """Parse segment YAML without raising: the segment or the problems, and the criteria."""
     parser = _Parser(source)
     segment = parser.segment(text)
-    raise_problems(parser.problems, source)
-    assert segment is not None  # noqa: S101 - no problems means a segment was built
-    return segment
+    return Reading(segment, parser.problems, tuple(parser.criteria))
+
+
+def read(path: Path | str) -> Reading:
+    """:func:`parse_all` of a file; a file that cannot be read is one problem."""
+    try:
+        text = _text(path)
+    except DispatchError as exc:
+        return Reading(None, [exc], ())
+    return parse_all(text, str(path))
 
 
 def _kind(node: yaml.Node) -> str:
@@ -107,6 +165,11 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self._found: list[tuple[int, DispatchError]] = []
+        #: Every criterion read so far, and a stand-in for each one whose names were
+        #: read but another field was bad (see :meth:`fields`).
+        self.criteria: list[Criterion] = []
+        #: Criteria met so far, read or not (for :data:`MAX_CRITERIA`).
+        self.count = 0
 
     @property
     def problems(self) -> list[DispatchError]:
@@ -164,13 +227,23 @@ class _Parser:
                 self.fail(node, where, f"missing required field {key!r}")
         return values
 
-    def text(self, node: yaml.Node, path: str) -> str:
+    def text(self, node: yaml.Node, path: str, *, free: bool = False) -> str:
+        """A name (``free``: a description, which may have line breaks and tabs)."""
         if not isinstance(node, yaml.ScalarNode) or node.tag not in _NAME_TAGS:
             raise self.fail(node, path, f"expected text, got {_kind(node)}")
         value = str(node.value).strip()
         if not value:
             raise self.fail(node, path, "must not be empty")
+        refused = _refused_char(value, _TEXT_WHITESPACE if free else frozenset())
+        if refused is not None:
+            raise self.fail(node, path, refused)
+        longest = MAX_TEXT_LENGTH if free else MAX_NAME_LENGTH
+        if len(value) > longest:
+            raise self.fail(node, path, f"longer than {longest} characters ({len(value)})")
         return value
+
+    def free_text(self, node: yaml.Node, path: str) -> str:
+        return self.text(node, path, free=True)
 
     def names(self, node: yaml.Node, path: str) -> tuple[Name, ...]:
         """One name, or a non-empty list of names."""
@@ -180,6 +253,8 @@ class _Parser:
             items = [(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
         else:
             items = [(node, path)]
+        if len(items) > MAX_NAMES:
+            raise self.fail(node, path, f"more than {MAX_NAMES} names in one criterion")
         names = [self.guard(self.name, n, p) for n, p in items]
         if any(name is None for name in names):
             raise _Invalid()
@@ -222,9 +297,14 @@ class _Parser:
         allowed = [str(value) for value in allowed]
         value = self.text(node, path)
         if value not in allowed:
-            # A short closed list: show it all rather than guess.
+            # A short closed list: show it all rather than guess, and point at a letter
+            # that only looks right (a Cyrillic i, U+0456, in "fi").
+            odd = suggest.lookalikes(value, allowed)
+            note = f" ({value!r} has {', '.join(odd)})" if odd else ""
             raise self.fail(
-                node, path, f"unknown value {value!r}; expected one of {', '.join(allowed)}"
+                node,
+                path,
+                f"unknown value {value!r}; expected one of {', '.join(allowed)}{note}",
             )
         return value
 
@@ -232,23 +312,26 @@ class _Parser:
 
     def segment(self, text: str) -> Segment | None:
         try:
-            # Anchors and aliases would let a small file expand into a huge tree.
-            for event in yaml.parse(text, Loader=yaml.SafeLoader):
-                if isinstance(event, yaml.AliasEvent):
-                    line = event.start_mark.line + 1 if event.start_mark else 0
-                    self.report(
-                        InputError(
-                            "YAML aliases are not allowed in segment files",
-                            where=f"{self.source}:{line}",
-                        )
-                    )
-                    return None
+            refused = self.shape(text)
+            if refused is not None:
+                self.report(refused)
+                return None
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             at = f"{self.source}:{mark.line + 1}" if mark else self.source
             problem = exc.problem or "malformed YAML"
             self.report(InputError(f"not valid YAML: {problem}", where=at))
+            return None
+        except yaml.reader.ReaderError as exc:
+            # A control character such as NUL written raw into the file.
+            line = text.count("\n", 0, exc.position) + 1
+            self.report(
+                InputError(
+                    f"not valid YAML: control character U+{exc.character:04X} in the file",
+                    where=f"{self.source}:{line}",
+                )
+            )
             return None
         except yaml.YAMLError as exc:
             self.report(InputError(f"not valid YAML: {exc}", where=self.source))
@@ -261,7 +344,7 @@ class _Parser:
                 root,
                 "",
                 required=("name", "purpose", "channel", "where"),
-                optional=("description", "unit"),
+                optional=("description", *_MEMBER_DESCRIPTIONS, "unit"),
             )
         except _Invalid:
             return None
@@ -271,7 +354,12 @@ class _Parser:
         if "name" in fields:
             name = self.guard(self.text, fields["name"], "name")
         if "description" in fields:
-            description = self.guard(self.text, fields["description"], "description")
+            description = self.guard(self.free_text, fields["description"], "description")
+        localized = []
+        for key in _MEMBER_DESCRIPTIONS:
+            if key in fields:
+                value = self.guard(self.free_text, fields[key], key)
+                localized.append((key.rsplit("_", 1)[1], value or ""))
         if "purpose" in fields:
             purpose = self.guard(self.choice, fields["purpose"], "purpose", CAMPAIGN_PURPOSES)
         if "channel" in fields:
@@ -291,7 +379,29 @@ class _Parser:
             unit=Unit(unit),
             where=where,
             source=self.source,
+            member_descriptions=tuple(localized),
         )
+
+    def shape(self, text: str) -> InputError | None:
+        """The first alias, or the first collection nested deeper than
+        :data:`MAX_YAML_DEPTH`, read from the event stream (which is not recursive)
+        before the composer (which is) builds the tree."""
+        path = _EventPath()
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, yaml.AliasEvent):
+                # Anchors and aliases would let a small file expand into a huge tree.
+                return InputError(
+                    "YAML aliases are not allowed in segment files",
+                    where=f"{self.source}:{line}",
+                )
+            path.step(event)
+            if path.depth > MAX_YAML_DEPTH:
+                return InputError(
+                    f"nested too deeply: all, any and none may nest at most {MAX_DEPTH} levels",
+                    where=f"{self.source}:{line}: {path.top()}",
+                )
+        return None
 
     def where(self, node: yaml.Node) -> Group:
         if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
@@ -299,7 +409,7 @@ class _Parser:
         fields = self.mapping(node, "where", optional=GROUP_OPS)
         if not fields and isinstance(node, yaml.MappingNode) and not node.value:
             raise self.fail(node, "where", "empty where: give all, any or none with criteria")
-        groups = [self.guard(self.group, op, n, f"where.{op}") for op, n in fields.items()]
+        groups = [self.guard(self.group, op, n, f"where.{op}", 1) for op, n in fields.items()]
         if not fields or any(g is None for g in groups):
             raise _Invalid()
         items = tuple(g for g in groups if g is not None)
@@ -307,17 +417,24 @@ class _Parser:
             return items[0]
         return Group(self.loc(node, "where"), "all", items)
 
-    def group(self, op: GroupOp, node: yaml.Node, path: str) -> Group:
+    def group(self, op: GroupOp, node: yaml.Node, path: str, depth: int) -> Group:
+        """An all/any/none list; ``depth``: how many groups it is inside, and itself."""
+        if depth > MAX_DEPTH:
+            raise self.fail(
+                node,
+                path,
+                f"nested too deeply: all, any and none may nest at most {MAX_DEPTH} levels",
+            )
         if not isinstance(node, yaml.SequenceNode):
             raise self.fail(node, path, f"expected a list of criteria, got {_kind(node)}")
         if not node.value:
             raise self.fail(node, path, f"empty {op}: give at least one criterion")
-        items = [self.guard(self.item, n, f"{path}[{i}]") for i, n in enumerate(node.value)]
+        items = [self.guard(self.item, n, f"{path}[{i}]", depth) for i, n in enumerate(node.value)]
         if any(item is None for item in items):
             raise _Invalid()
         return Group(self.loc(node, path), op, tuple(i for i in items if i is not None))
 
-    def item(self, node: yaml.Node, path: str) -> Node:
+    def item(self, node: yaml.Node, path: str, depth: int) -> Node:
         if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
             raise self.fail(
                 node, path, "each list item is one criterion, or one of all/any/none with a list"
@@ -326,11 +443,16 @@ class _Parser:
         key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
         here = f"{path}.{key}"
         if key in GROUP_OPS:
-            return self.group(key, value, here)
+            return self.group(key, value, here, depth + 1)
         parse = _CRITERIA.get(key)
         if parse is None:
             raise self.fail(key_node, here, _unknown("criterion", key, [*_CRITERIA, *GROUP_OPS]))
-        return parse(self, value, self.loc(key_node, here))
+        self.count += 1
+        if self.count == MAX_CRITERIA + 1:  # said once, at the first one too many
+            raise self.fail(key_node, here, f"more than {MAX_CRITERIA} criteria in one segment")
+        criterion = parse(self, value, self.loc(key_node, here))
+        self.criteria.append(criterion)
+        return criterion
 
     # -- criteria ------------------------------------------------------------------
 
@@ -341,8 +463,15 @@ class _Parser:
         parsers: dict[str, Callable[[yaml.Node, str], object]],
         *,
         required: Iterable[str],
+        names: Callable[[dict[str, object]], Criterion] | None = None,
     ) -> dict[str, object]:
-        """Parse a criterion's mapping, each field with its parser, all problems kept."""
+        """Parse a criterion's mapping, each field with its parser, all problems kept.
+
+        When a field is bad, ``names(values read)`` builds a stand-in criterion that
+        carries the names read (the other fields are placeholders), so that the names
+        are still checked against the register; a name missing raises ``KeyError``
+        there, and then there is nothing to check.
+        """
         required = list(required)
         values = self.mapping(
             node,
@@ -354,6 +483,9 @@ class _Parser:
             key: self.guard(parsers[key], n, f"{loc.path}.{key}") for key, n in values.items()
         }
         if any(k not in values for k in required) or any(v is None for v in parsed.values()):
+            if names is not None:
+                with contextlib.suppress(KeyError):
+                    self.criteria.append(names({k: v for k, v in parsed.items() if v is not None}))
             raise _Invalid()
         return parsed
 
@@ -368,6 +500,7 @@ class _Parser:
                 "min_count": lambda n, p: self.integer(n, p, low=1, high=1_000_000),
             },
             required=("group", "within_months"),
+            names=lambda v: Purchased(loc, _as(Name, v["group"]), 1, None, None),
         )
         return Purchased(
             loc,
@@ -388,6 +521,9 @@ class _Parser:
                 "min_visits": lambda n, p: self.integer(n, p, low=1, high=100_000),
             },
             required=("chain", "within_months"),
+            names=lambda v: Visited(
+                loc, _as(tuple, v["chain"]), _opt(Name, v.get("municipality")), 1, 1
+            ),
         )
         return Visited(
             loc,
@@ -412,6 +548,7 @@ class _Parser:
                 "within_days": lambda n, p: self.integer(n, p, low=1, high=3650),
             },
             required=("category", "within_days"),
+            names=lambda v: Browsed(loc, _as(Name, v["category"]), 1),
         )
         return Browsed(loc, _as(Name, f["category"]), _as(int, f["within_days"]))
 
@@ -488,3 +625,54 @@ def _as(kind: type[T], value: object) -> T:
 
 def _opt(kind: type[T], value: object) -> T | None:
     return None if value is None else _as(kind, value)
+
+
+def _refused_char(value: str, allowed: frozenset[str]) -> str | None:
+    """What is wrong with the first control or invisible character of ``value``."""
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in _REFUSED_CATEGORIES:
+            if unicodedata.category(char) == "Cc":
+                return f"has the control character U+{ord(char):04X}; remove it"
+            name = unicodedata.name(char, "unassigned")
+            return f"has the invisible or unusual character U+{ord(char):04X} ({name}); remove it"
+    return None
+
+
+class _EventPath:
+    """The depth and the field path of the current point of a YAML event stream."""
+
+    def __init__(self) -> None:
+        #: One entry per open collection: [is_mapping, expecting_a_key, key or index].
+        self._open: list[list[object]] = []
+
+    @property
+    def depth(self) -> int:
+        return len(self._open)
+
+    def top(self) -> str:
+        """The dotted path, shortened to its first field (deep paths are unreadable)."""
+        for frame in self._open:
+            if frame[0] and not frame[1]:
+                return str(frame[2])
+        return "document"
+
+    def _value_done(self) -> None:
+        if not self._open:
+            return
+        frame = self._open[-1]
+        if frame[0]:
+            frame[1] = not frame[1]
+        else:
+            frame[2] = int(str(frame[2])) + 1
+
+    def step(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            is_map = isinstance(event, yaml.MappingStartEvent)
+            self._open.append([is_map, True, 0 if not is_map else ""])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            self._open.pop()
+            self._value_done()
+        elif isinstance(event, yaml.ScalarEvent):
+            if self._open and self._open[-1][0] and self._open[-1][1]:
+                self._open[-1][2] = event.value
+            self._value_done()

@@ -148,6 +148,13 @@ class Segment:
     unit: Unit
     where: Group
     source: str
+    #: The description for members, by language (``description_fi``, ``description_sv``):
+    #: what their data export says the segment is.
+    member_descriptions: tuple[tuple[str, str], ...] = ()
+
+    def description_for(self, language: str) -> str:
+        """The members' description in ``language``, else the staff description."""
+        return dict(self.member_descriptions).get(language) or self.description
 
 
 def walk(node: Node) -> Iterable[Node]:

@@ -19,7 +19,7 @@ on each:
 
 A mailer never raises for a failed delivery: one bad recipient or a server that is
 down must not kill the batch, it becomes a result. Implementations, chosen by
-``DISPATCH_MAILER_URL`` through :func:`mailer_from_url`:
+``DISPATCH_MAILER_URL`` through :func:`dispatch.transports.factory.mailer_from_url`:
 
 =======================================  ===========================================
 ``maildir://./var/mail``                 :mod:`~dispatch.transports.mailer_maildir`
@@ -40,10 +40,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
-from urllib.parse import urlsplit
-
-from dispatch.errors import InputError
+from typing import Literal, NamedTuple, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -142,29 +139,3 @@ def log_outcome(transport: str, results: Sequence[SendResult]) -> None:
         reasons = Counter((r.status, redact(r.reason)) for r in results if r.status != "sent")
         for (status, reason), n in reasons.most_common():
             log.debug("%s: %d %s: %s", transport, n, status, reason)
-
-
-def mailer_from_url(url: str, **opts: Any) -> Mailer:
-    """The mailer that ``url`` (``DISPATCH_MAILER_URL``) names.
-
-    ``opts`` go to the implementation's constructor and override what the URL says
-    (e.g. ``ssl_context=`` or ``pool_size=`` for SMTP, ``endpoint_url=`` for SES);
-    see each module for the URL query parameters it understands.
-    """
-    scheme = urlsplit(url).scheme
-    if scheme == "maildir":
-        from dispatch.transports.mailer_maildir import MaildirMailer
-
-        return MaildirMailer.from_url(url, **opts)
-    if scheme in {"smtp", "smtps"}:
-        from dispatch.transports.mailer_smtp import SmtpPool
-
-        return SmtpPool.from_url(url, **opts)
-    if scheme == "ses":
-        from dispatch.transports.mailer_ses import SesMailer
-
-        return SesMailer.from_url(url, **opts)
-    raise InputError(
-        f"unsupported mailer scheme {scheme or '(none)'!r}; use maildir, smtp, smtps or ses",
-        where="DISPATCH_MAILER_URL",
-    )

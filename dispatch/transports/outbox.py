@@ -2,7 +2,8 @@
 
 :class:`Outbox` is the interface; :class:`LocalOutbox` (a folder, the embedded default)
 lives here and :class:`~dispatch.transports.outbox_s3.S3Outbox` beside it. The
-configured ``DISPATCH_OUTBOX_URL`` picks one through :func:`outbox_from_url`.
+configured ``DISPATCH_OUTBOX_URL`` picks one through
+:func:`dispatch.transports.factory.outbox_from_url`.
 
 A batch becomes visible only when its ``COMPLETE`` marker exists, and the marker is
 always written last: a crash or a storage error half-way leaves no marker, so the print
@@ -16,10 +17,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
-from urllib.parse import unquote, urlsplit
 
 from dispatch import batchformat as bf
 from dispatch.errors import InputError, OperationError
@@ -27,6 +28,15 @@ from dispatch.errors import InputError, OperationError
 
 class BatchExists(OperationError):
     """A complete batch with this id is already in the outbox; it is never overwritten."""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What the outbox holds, from one listing: every batch folder, and which of them
+    the print house has acknowledged (an ``ACK`` beside the batch)."""
+
+    batches: frozenset[str]
+    acknowledged: frozenset[str]
 
 
 class Outbox(Protocol):
@@ -52,6 +62,10 @@ class Outbox(Protocol):
         """Every batch folder, complete or not, sorted."""
 
     def list_complete(self) -> list[str]: ...
+
+    def inventory(self) -> Inventory:
+        """Batches and acknowledgements in one listing (one request per 1,000 objects
+        on S3), rather than a request per batch: what upkeep asks every sweep."""
 
     def write_ack(self, batch_id: str, ack: bytes) -> None: ...
 
@@ -193,6 +207,11 @@ class LocalOutbox:
     def list_complete(self) -> list[str]:
         return [b for b in self.list_batches() if self.is_complete(b)]
 
+    def inventory(self) -> Inventory:
+        batches = self.list_batches()
+        acked = (b for b in batches if (self.root / b / bf.ACK).is_file())
+        return Inventory(frozenset(batches), frozenset(acked))
+
     def write_ack(self, batch_id: str, ack: bytes) -> None:
         self._write(self._dir(batch_id), bf.ACK, ack)
 
@@ -239,22 +258,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def outbox_from_url(url: str, *, s3_endpoint: str | None = None) -> Outbox:
-    """The outbox for ``file://PATH`` or ``s3://BUCKET/PREFIX``.
-
-    ``s3_endpoint`` (or ``DISPATCH_S3_ENDPOINT_URL``) points S3 at a compatible store.
-    """
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        # "file://./var/outbox" keeps its relative "./"; netloc is then ".".
-        path = unquote(parts.netloc + parts.path)
-        if not path:
-            raise InputError(f"outbox URL has no path: {url!r}")
-        return LocalOutbox(Path(path))
-    if parts.scheme == "s3":
-        from dispatch.transports.outbox_s3 import S3Outbox
-
-        return S3Outbox.from_url(url, endpoint_url=s3_endpoint)
-    raise InputError(f"unsupported outbox URL {url!r}; use file:// or s3://")

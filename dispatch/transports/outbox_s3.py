@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dispatch import batchformat as bf
 from dispatch.errors import InputError, OperationError
-from dispatch.transports.outbox import BatchExists
+from dispatch.transports.outbox import BatchExists, Inventory
 
 ENDPOINT_VARIABLE = "DISPATCH_S3_ENDPOINT_URL"
 
@@ -147,6 +147,19 @@ class S3Outbox:
             if name == bf.COMPLETE and batch_id != bf.RETURNS_DIR:
                 ids.add(batch_id)
         return sorted(ids)
+
+    def inventory(self) -> Inventory:
+        keys, _ = self._list(self.prefix)
+        batches: set[str] = set()
+        acked: set[str] = set()
+        for key in keys:
+            batch_id, slash, name = key[len(self.prefix) :].partition("/")
+            if not slash or batch_id == bf.RETURNS_DIR:
+                continue
+            batches.add(batch_id)
+            if name == bf.ACK:
+                acked.add(batch_id)
+        return Inventory(frozenset(batches), frozenset(acked))
 
     def write_ack(self, batch_id: str, ack: bytes) -> None:
         try:

@@ -8,7 +8,6 @@ dispatcher's signing key created there on first use.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import random
 import re
@@ -28,6 +27,7 @@ from dispatch.campaigns import delivery, lifecycle
 from dispatch.campaigns import report as reports
 from dispatch.campaigns import services as cs
 from dispatch.campaigns.models import CampaignBatch, CampaignRecipient
+from dispatch.config import load_settings
 from dispatch.creatives import services as creatives
 from dispatch.db.engine import session_scope
 from dispatch.db.types import Channel, Decision, Purpose
@@ -35,7 +35,7 @@ from dispatch.jobs import tasks, worker
 from dispatch.jobs.queue import after_commit
 from dispatch.register.models import Member
 from dispatch.transports.keys import public_key_path
-from dispatch.transports.outbox import LocalOutbox, Outbox
+from dispatch.transports.outbox import Outbox
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,8 @@ class World:
     # -- campaigns ----------------------------------------------------------------------
 
     def create(self, segment: str = "own_post", *, creative: str = OWN, **kw: Any) -> int:
+        """A draft campaign; with no holdout unless asked (delivery tests count everyone)."""
+        kw.setdefault("holdout_percent", 0)
         seg = self.segments[segment]
         channel = "email" if "email" in segment else "post"
         partner = OWN if creative == OWN else PARTNER
@@ -116,6 +118,7 @@ class World:
                 segment_path=seg,
                 channel=kw.pop("channel", channel),
                 actor="anna",
+                min_partner_audience=kw.pop("min_partner_audience", self.minimum),
                 **kw,
             )
             return campaign.id
@@ -125,9 +128,14 @@ class World:
         cid = self.create(segment, creative=creative)
         with session_scope(self.engine) as session:
             campaign = cs.get(session, cid)
-            cs.approve(session, campaign, "bob")
+            cs.approve(session, campaign, "bob", min_partner_audience=self.minimum)
             cs.schedule(session, campaign)
         return cid
+
+    @property
+    def minimum(self) -> int:
+        """The partner minimum audience as configured now (DISPATCH_MIN_PARTNER_AUDIENCE)."""
+        return load_settings().min_partner_audience
 
     def snapshot(self, cid: int) -> lifecycle.SnapshotStep:
         s = tasks.runtime().settings
@@ -146,19 +154,10 @@ class World:
         assert step.failed is None, step.failed
         return cid
 
-    def run_batch(self, cid: int, number: int, **kw: Any) -> delivery.BatchOutcome:
-        """One batch job, as the actor runs it (but letting every exception through)."""
-        rt = tasks.runtime()
-        return delivery.run_batch(
-            rt.engine,
-            cid,
-            number,
-            transports=rt.transports,
-            secret=rt.settings.secret_key,
-            lease=rt.lease,
-            retention=dt.timedelta(days=rt.settings.outbox_retention_days),
-            **kw,
-        )
+    def run_batch(self, cid: int, number: int) -> delivery.BatchOutcome:
+        """One batch job: the function the actor calls, with its failure handling (what
+        it raises, dramatiq would retry, or not, for a ConfigurationError)."""
+        return tasks.batch_job(tasks.runtime(), cid, number)
 
     def run_all(self, cid: int | None = None) -> None:
         """Run the jobs in this process until nothing is left (as ``campaign start``)."""
@@ -211,7 +210,7 @@ class World:
 
     @property
     def outbox(self) -> Outbox:
-        return tasks.runtime().transports.outbox or LocalOutbox(self.var / "outbox")
+        return tasks.runtime().outbox
 
     def printed(self, outbox: Outbox | None = None) -> dict[str, list[int]]:
         """What the print house would print: complete batch id -> member per letter.

@@ -29,6 +29,8 @@ def _create(cli: Cli, world: World, *extra: str, segment: str = "own_post") -> C
         str(world.segments[segment]),
         "--channel",
         "post",
+        "--holdout",
+        "0",
         *extra,
     )
 
@@ -117,7 +119,7 @@ def test_create_refuses_an_unknown_partner(cli: Cli, world: World) -> None:
         "campaign", "create", "--partner", "Nobody", "--creative", str(world.creative[OWN]),
         "--segment", str(world.segments["own_post"]), "--channel", "post", "--as", "anna",
     )  # fmt: skip
-    _one_line_error(result, 2, "PARTNER", "no partner named 'Nobody'")
+    _one_line_error(result, 2, "--partner: no partner named 'Nobody'")
 
 
 def test_create_refuses_another_partners_creative(cli: Cli, world: World) -> None:
@@ -175,7 +177,7 @@ def test_create_refuses_a_channel_the_creative_lacks(cli: Cli, world: World) -> 
 
 
 def test_approve_refuses_an_unapproved_creative(cli: Cli, world: World) -> None:
-    world.add_members(1)
+    world.add_members(5)
     with session_scope(world.engine) as session:
         creatives.create_partner(session, "Fuel Oy")
         pending = creatives.submit(session, "Fuel Oy", CREATIVES / "coop-bicycles").id
@@ -193,11 +195,13 @@ def test_approve_refuses_an_unapproved_creative(cli: Cli, world: World) -> None:
     assert world.status(cid) == "draft"
 
 
-def test_start_refuses_a_draft(cli: Cli, world: World) -> None:
+def test_start_refuses_a_draft_as_a_failed_operation(cli: Cli, world: World) -> None:
+    """The campaign exists and the request is well-formed: its state refuses (exit 1)."""
     world.add_members(1)
     cid = world.create()
     result = cli("campaign", "start", str(cid))
-    _one_line_error(result, 2, "CAMPAIGN", "is draft; only an approved campaign starts")
+    _one_line_error(result, 1, f"campaign {cid} is draft; only an approved campaign starts")
+    assert result.err.count(f"campaign {cid}") == 1
     assert world.status(cid) == "draft"
 
 
@@ -209,6 +213,32 @@ def test_staff_commands_need_to_know_who_acts(cli: Cli, world: World, command: s
     else:
         result = cli("campaign", command, str(world.create()))
     _one_line_error(result, 2, "--as")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--holdout", "60", "--holdout: must be a percentage from 0 to 50"),
+        ("--holdout", "2.555", "with at most 2 decimals"),
+        ("--response-days", "0", "--response-days: must be between 1 and 365 days"),
+    ],
+)
+def test_holdout_and_response_window_are_checked(
+    cli: Cli, world: World, option: str, value: str, message: str
+) -> None:
+    world.add_members(1)
+    _one_line_error(_create(cli, world, option, value, "--as", "anna"), 2, message)
+
+
+def test_the_holdout_and_window_are_kept_on_the_campaign(cli: Cli, world: World) -> None:
+    world.add_members(1)
+    made = _create(
+        cli, world, "--holdout", "12.5", "--response-days", "45", "--as", "anna", "--json"
+    )
+    assert made.code == 0, made.err
+    doc = made.json()
+    assert isinstance(doc, dict)
+    assert doc["holdout_percent"] == 12.5 and doc["response_days"] == 45
 
 
 def test_unknown_campaign_is_bad_input(cli: Cli, world: World) -> None:
@@ -248,3 +278,157 @@ def test_start_for_later_on_the_embedded_broker_returns_and_runs_when_due(
     assert due.code == 0, due.err
     assert world.status(cid) == "completed"
     assert world.report(cid).total.delivered == 5
+
+
+def _create_partner(cli: Cli, world: World, *extra: str) -> CliResult:
+    return cli(
+        "campaign", "create", "--partner", PARTNER, "--creative", str(world.creative[PARTNER]),
+        "--segment", str(world.segments["partner_post"]), "--channel", "post", "--as", "anna",
+        *extra,
+    )  # fmt: skip
+
+
+def test_create_refuses_a_partner_audience_under_the_minimum_with_the_count(
+    cli: Cli, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "10")
+    world.add_members(7)
+
+    result = _create_partner(cli, world)
+
+    _one_line_error(
+        result, 1, "--segment", "needs at least 10 recipients; segment test-partner-post selects 7"
+    )
+    with session_scope(world.engine) as session:
+        assert session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+def test_create_holds_only_partner_campaigns_to_the_minimum(
+    cli: Cli, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "10")
+    world.add_members(2)
+
+    assert _create(cli, world, "--as", "anna").code == 0
+
+
+def test_approve_counts_the_audience_again(
+    cli: Cli, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = world.add_members(6)
+    created = _create_partner(cli, world, "--json")
+    assert created.code == 0, created.err
+    cid = created.json()["id"]  # type: ignore[call-overload,index]
+    world.object(members[0])
+    world.object(members[1])
+
+    result = cli("campaign", "approve", str(cid), "--as", "bob")
+
+    _one_line_error(result, 1, f"campaign {cid}: a partner campaign needs at least 5", "selects 4")
+    assert world.status(cid) == "draft"
+
+
+@pytest.mark.parametrize("when", ["2001-01-01T09:00+02:00", "2000-01-01T00:00Z"])
+def test_a_send_time_in_the_past_is_bad_input(cli: Cli, world: World, when: str) -> None:
+    world.add_members(3)
+
+    created = _create(cli, world, "--as", "anna", "--send-at", when)
+
+    _one_line_error(created, 2, "--send-at", "is in the past")
+    cid = world.create()
+    assert cli("campaign", "approve", str(cid), "--as", "bob").code == 0
+    started = cli("campaign", "start", str(cid), "--send-at", when)
+    _one_line_error(started, 2, "--send-at", "is in the past")
+    assert world.status(cid) == "approved"
+
+
+def _approved_then_shrunk(cli: Cli, world: World) -> int:
+    """A partner campaign approved with 6 members; 2 object before it starts (minimum 5)."""
+    members = world.add_members(6)
+    cid = world.create("partner_post", creative=PARTNER)
+    assert cli("campaign", "approve", str(cid), "--as", "bob").code == 0
+    for member_id in members[:2]:
+        world.object(member_id)
+    return cid
+
+
+def test_start_exits_1_when_the_snapshot_fails_under_the_partner_minimum(
+    cli: Cli, world: World
+) -> None:
+    cid = _approved_then_shrunk(cli, world)
+
+    result = cli("campaign", "start", str(cid))
+
+    assert result.code == 1, (result.out, result.err)
+    assert result.err.strip().splitlines()[-1] == (
+        f"dispatch: error: campaign {cid} failed: "
+        "a partner campaign needs at least 5 recipients; this snapshot has 4"
+    )
+    assert "Traceback" not in result.err
+    assert world.status(cid) == "failed"
+
+
+def test_state_changes_print_the_resulting_campaign_as_json(cli: Cli, world: World) -> None:
+    world.add_members(4)
+    cid = world.create()
+
+    approved = cli("campaign", "approve", str(cid), "--as", "bob", "--json")
+    assert approved.code == 0, approved.err
+    assert approved.json()["status"] == "approved"  # type: ignore[call-overload,index]
+    assert approved.json()["approved_by"] == "bob"  # type: ignore[call-overload,index]
+
+    started = cli("campaign", "start", str(cid), "--json")
+    assert started.code == 0, started.err
+    doc = started.json()
+    assert isinstance(doc, dict)
+    assert doc["status"] == "completed" and doc["recipients"] == 4 and doc["resumed"] is False
+
+    other = world.create()
+    assert cli("campaign", "approve", str(other), "--as", "bob").code == 0
+    assert cli("campaign", "start", str(other), "--no-wait").code == 0
+    cancelled = cli("campaign", "cancel", str(other), "--as", "anna", "--json")
+    assert cancelled.code == 0, cancelled.err
+    doc = cancelled.json()
+    assert isinstance(doc, dict)
+    assert doc["status"] == "cancelled" and doc["cancelled_by"] == "anna"
+    assert doc["stopped_recipients"] == 0
+
+
+def test_a_failed_start_under_json_still_prints_the_campaign(cli: Cli, world: World) -> None:
+    cid = _approved_then_shrunk(cli, world)
+
+    result = cli("campaign", "start", str(cid), "--json")
+
+    assert result.code == 1
+    doc = result.json()
+    assert isinstance(doc, dict)
+    assert doc["status"] == "failed" and "needs at least 5 recipients" in doc["failure"]
+    assert len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (
+            '    - region: "Uusi\\0maa"\n',
+            ":8: where.all[1].region: has the control character U+0000",
+        ),
+        (
+            "    - all: " + "[{all: " * 3000 + "[{age: {min: 1}}]" + "}]" * 3000 + "\n",
+            ":8: where: nested too deeply",
+        ),
+    ],
+    ids=["nul", "deep"],
+)
+def test_create_refuses_a_hostile_segment_in_one_line(
+    cli: Cli, world: World, where: str, says: str
+) -> None:
+    """A NUL reached the database and a deep tree the recursion limit, as tracebacks."""
+    path = world.segments["own_post"]
+    path.write_text(path.read_text() + where)
+
+    result = _create(cli, world, "--as", "anna")
+
+    _one_line_error(result, 2, f"{path}{says}")
+    with session_scope(world.engine) as session:
+        assert session.scalar(select(func.count()).select_from(Campaign)) == 0

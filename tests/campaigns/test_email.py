@@ -12,7 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from dispatch.campaigns import delivery
+from dispatch.campaigns import delivery, faults
+from dispatch.campaigns import services as cs
+from dispatch.campaigns.delivery import email as delivery_email
 from dispatch.campaigns.models import BatchStatus, CampaignStatus
 from dispatch.db.engine import session_scope
 from dispatch.jobs import tasks
@@ -30,6 +32,7 @@ class Relay:
     unknown: set[str] = field(default_factory=set)
     attempts: Counter[str] = field(default_factory=Counter)
     received: list[bytes] = field(default_factory=list)
+    senders: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -48,6 +51,7 @@ class Relay:
         content = envelope.original_content or b""
         with self.lock:
             self.received.extend(content for _ in envelope.rcpt_tos)
+            self.senders[envelope.mail_from or ""] += len(envelope.rcpt_tos)
         return "250 2.0.0 Ok: queued"
 
     def recipients(self) -> Counter[str]:
@@ -62,7 +66,7 @@ def relay(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[Callable[..
     port = free_port()
     monkeypatch.setenv("DISPATCH_MAILER_URL", f"smtp://127.0.0.1:{port}?starttls=off")
     # Keep the in-job 4xx retries quick; what they do is the same.
-    monkeypatch.setattr(delivery, "EMAIL_RETRY_DELAYS", (0.05, 0.05, 0.05))
+    monkeypatch.setattr(delivery_email, "EMAIL_RETRY_DELAYS", (0.05, 0.05, 0.05))
     controllers: list[Controller] = []
 
     def start(**kwargs: object) -> Relay:
@@ -104,6 +108,19 @@ def test_email_campaign_delivers_each_message_once_with_headers(
         ids.add(message["Message-ID"])
     assert len(ids) == 30
     assert world.report(cid).reconciled
+
+
+def test_envelope_sender_is_the_configured_one(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPATCH_ENVELOPE_SENDER", "palautukset@osuuskauppa.fi")
+    server = relay()
+    world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+
+    assert world.run_batch(cid, 0).delivered == 6
+
+    assert server.senders == Counter({"palautukset@osuuskauppa.fi": 6})
 
 
 def test_deferred_addresses_are_delivered_after_in_job_retries(
@@ -174,26 +191,20 @@ def test_cancel_between_chunks_stops_the_rest_of_the_batch(
     world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = relay()
-    monkeypatch.setattr(delivery, "EMAIL_CHUNK", 2)
+    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
     ids = world.add_members(6, email_opt_in=True)
     cid = world.dispatching("partner_email", creative=PARTNER)
     sent_chunks = 0
-    original = delivery._BatchJob._send_chunk
 
-    def send_then_cancel(self: delivery._BatchJob, mailer: object, chunk: list) -> int:  # type: ignore[type-arg]
+    def cancel_after_the_first() -> None:
         nonlocal sent_chunks
-        left = original(self, mailer, chunk)  # type: ignore[arg-type]
         sent_chunks += 1
         if sent_chunks == 1:  # staff cancel while the first chunk is at the mailer
             with session_scope(world.engine) as session:
-                from dispatch.campaigns import services as cs
-
                 cs.cancel(session, cs.get(session, cid), "anna")
-        return left
 
-    monkeypatch.setattr(delivery._BatchJob, "_send_chunk", send_then_cancel)
-
-    outcome = world.run_batch(cid, 0)
+    with faults.inject("chunk_sent", cancel_after_the_first):
+        outcome = world.run_batch(cid, 0)
 
     assert outcome.status == BatchStatus.FAILED.value  # closed for the cancellation
     assert outcome.delivered == 2 and len(server.received) == 2

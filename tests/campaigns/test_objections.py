@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dispatch.campaigns import faults
 from dispatch.campaigns import services as cs
 from dispatch.campaigns.models import BatchStatus, CampaignStatus
 from dispatch.db.engine import session_scope
@@ -22,7 +23,8 @@ def test_objection_after_render_suppresses_letter(world: World) -> None:
         if len(renders) == 1:
             world.object(victim)  # after the PDF was laid out, before the hand-off
 
-    outcome = world.run_batch(cid, 0, on_rendered=member_objects_now)
+    with faults.inject("rendered", member_objects_now):
+        outcome = world.run_batch(cid, 0)
 
     assert len(renders) == 2, "the batch is rendered again without the objector"
     assert outcome.delivered == 14 and outcome.suppressed == 1
@@ -44,7 +46,8 @@ def test_objection_through_the_cli_during_render_suppresses_letter(
         if not answers:
             answers.append(cli("member", "object", str(victim), "--as", "maija.staff"))
 
-    world.run_batch(cid, 0, on_rendered=objects_by_phone)
+    with faults.inject("rendered", objects_by_phone):
+        world.run_batch(cid, 0)
 
     assert answers[0].code == 0, answers[0].err
     assert world.recipients(cid)[victim] == ("suppressed", "objection")
@@ -94,7 +97,8 @@ def test_cancel_while_a_batch_renders_closes_it_before_hand_off(world: World) ->
         with session_scope(world.engine) as session:
             cs.cancel(session, cs.get(session, cid), "anna")
 
-    outcome = world.run_batch(cid, 0, on_rendered=staff_cancels)
+    with faults.inject("rendered", staff_cancels):
+        outcome = world.run_batch(cid, 0)
 
     assert outcome.status == BatchStatus.FAILED.value
     assert world.outbox.list_batches() == []

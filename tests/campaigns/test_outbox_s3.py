@@ -41,7 +41,7 @@ def s3_outbox(monkeypatch: pytest.MonkeyPatch, world: World) -> Iterator[str]:
 
 
 def _s3(world: World) -> S3Outbox:
-    outbox = tasks.runtime().transports.outbox
+    outbox = tasks.runtime().outbox
     assert isinstance(outbox, S3Outbox)
     return outbox
 

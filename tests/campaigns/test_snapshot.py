@@ -132,15 +132,18 @@ def test_tampered_frozen_segment_is_refused_and_fails_the_campaign(world: World)
 def test_partner_campaign_under_the_minimum_audience_fails_without_recipients(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "50")
-    world.add_members(12)
+    """Create and approve count the audience too; members may object after that."""
+    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "10")
+    members = world.add_members(12)
     cid = world.start("partner_post", creative=PARTNER)
+    for member_id in members[:3]:
+        world.object(member_id)
 
     step = world.snapshot(cid)
 
     assert step.batches == []
     assert step.failed == (
-        f"campaign {cid}: a partner campaign needs at least 50 recipients; this snapshot has 12"
+        f"campaign {cid}: a partner campaign needs at least 10 recipients; this snapshot has 9"
     )
     assert world.recipients(cid) == {}
     assert world.batches(cid) == []

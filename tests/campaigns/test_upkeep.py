@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -35,14 +35,15 @@ from dispatch.db.engine import session_scope
 from dispatch.db.types import Channel, Decision, Purpose, utcnow
 from dispatch.errors import OperationError
 from dispatch.jobs import tasks, worker
-from dispatch.privacy.models import AuditEntry
 from dispatch.register.feed import import_feed
-from dispatch.register.models import Member
-from dispatch.transports.outbox import LocalOutbox, Outbox, outbox_from_url
-from printhouse.cli import cli as printhouse_cli
+from dispatch.register.models import AuditEntry, Member
+from dispatch.transports.factory import outbox_from_url
+from dispatch.transports.outbox import LocalOutbox, Outbox
+from printhouse.store import LocalStore
 from tests import factories
 from tests.conftest import CliResult, fake_aws_credentials, free_port, need_service
 from tests.factories import TEST_SECRET
+from tests.printhouse.scenario import printhouse
 
 PARTNER = "Osuuskauppa"
 CREATIVE = "templates/creatives/nordic-air-spring"
@@ -83,8 +84,10 @@ class World:
                 segment_path=_segment(self.folder, channel),
                 channel=channel,
                 actor="anna",
+                min_partner_audience=1,
+                holdout_percent=0,
             )
-            campaigns.approve(s, campaign, "bob")
+            campaigns.approve(s, campaign, "bob", min_partner_audience=1)
             campaigns.schedule(s, campaign)
             campaign_id = campaign.id
         tasks.jobs().send_snapshot(campaign_id)
@@ -152,11 +155,6 @@ def _no_upkeep() -> Any:
     from dispatch.campaigns.upkeep import UpkeepResult
 
     return UpkeepResult()
-
-
-def printhouse(*args: str) -> CliResult:
-    result = CliRunner().invoke(printhouse_cli, list(args))
-    return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
 def report_returns(world: World, rows: list[tuple[str, int, str]]) -> str:
@@ -283,17 +281,20 @@ def test_returned_letter_marks_the_address_and_is_audited(world: World) -> None:
     assert sorted(by_seq) == [1, 2, 3]
     returned = by_seq[2]
 
-    name = report_returns(
-        world,
+    name = report_returns(world, [(outbox_id, 2, "moved")])
+    # The print house's tool refuses letters a batch does not have; a report written
+    # by other means must not mark anyone either.
+    stray = bf.returns_to_bytes(
         [
-            (outbox_id, 2, "moved"),
-            (outbox_id, 99, "unknown_address"),  # no such letter in the batch
-            ("zz0000000000-00001", 1, "refused"),  # not one of our batches
+            bf.ReturnedLetter(outbox_id, 99, "unknown_address"),  # no such letter in the batch
+            bf.ReturnedLetter("zz0000000000-00001", 1, "refused"),  # not one of our batches
         ],
+        utcnow(),
     )
+    LocalStore(world.outbox.root).write_return("00000000T000000000000Z.json", stray)
     result = upkeep(world.engine, world.outbox)
 
-    assert (result.reports, result.returned) == (1, 1)
+    assert (result.reports, result.returned) == (2, 1)
     assert (result.unknown_sequence, result.unknown_batch) == (1, 1)
     assert world.member(returned).address_status == "returned"
     assert {world.member(m).address_status for m in world.members if m != returned} == {
@@ -304,7 +305,7 @@ def test_returned_letter_marks_the_address_and_is_audited(world: World) -> None:
         entries = s.scalars(select(AuditEntry).where(AuditEntry.actor == "printhouse")).all()
         by_action = {e.action: e for e in entries}
         assert set(by_action) == {RETURNED_ACTION, REPORT_ACTION}
-        mark = by_action[RETURNED_ACTION]
+        [mark] = [e for e in entries if e.action == RETURNED_ACTION]
         assert (mark.member_id, mark.reason) == (returned, "moved")
         assert mark.detail == {
             "campaign_id": campaign_id,
@@ -312,8 +313,9 @@ def test_returned_letter_marks_the_address_and_is_audited(world: World) -> None:
             "sequence_no": 2,
             "report": name,
         }
-        assert by_action[REPORT_ACTION].member_id is None
-        assert by_action[REPORT_ACTION].reason == name
+        reports = [e for e in entries if e.action == REPORT_ACTION]
+        assert {e.member_id for e in reports} == {None}
+        assert {e.reason for e in reports} == {name, "00000000T000000000000Z.json"}
 
     # The next post campaign leaves the member out; an e-mail one does not.
     post_again = world.recipients(world.run("post"))
@@ -536,3 +538,50 @@ def test_a_letter_returned_after_the_member_moved_does_not_mark_the_new_address(
     # Post to the new address goes on; to the returned one it stops.
     post_again = world.recipients(world.run("post"))
     assert mover in post_again and stayer not in post_again
+
+
+def test_s3_acknowledgements_are_found_with_one_listing_per_sweep(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.server import ThreadedMotoServer
+
+    from dispatch.transports.outbox_s3 import S3Outbox
+
+    # Three batches handed off to the local outbox, copied as they are to S3.
+    outbox_ids = [world.batch(world.run("post")).outbox_id or "" for _ in range(3)]
+    fake_aws_credentials(monkeypatch)
+    port = free_port()
+    server: Any = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    try:
+        server.start()
+    except Exception as exc:
+        need_service("moto S3 server", str(exc).splitlines()[0])
+    try:
+        # moto keeps its buckets per process, across servers: a bucket of its own.
+        bucket = f"print-{uuid.uuid4().hex[:12]}"
+        s3 = S3Outbox(bucket, "outbox", endpoint_url=f"http://127.0.0.1:{port}")
+        s3._client.create_bucket(Bucket=bucket)
+        for outbox_id in outbox_ids:
+            pdf, manifest, signature = (
+                world.outbox.get(outbox_id, name)
+                for name in (bf.ENCRYPTED_PDF, bf.MANIFEST, bf.SIGNATURE)
+            )
+            s3.put_batch(outbox_id, pdf, manifest, signature)
+        acked = outbox_ids[1]
+        assert printhouse("ack", acked, "--outbox", world.url).code == 0
+        s3.write_ack(acked, world.outbox.read_ack(acked) or b"")
+        calls: list[str] = []
+        s3._client.meta.events.register(
+            "before-call.s3", lambda model, **_: calls.append(model.name)
+        )
+
+        result = upkeep(world.engine, s3, now=utcnow())
+
+        assert result.acknowledged == 1
+        assert s3.list_batches() == sorted(set(outbox_ids) - {acked})
+        # One listing first; then a look at the one ACK it found, none per other batch
+        # (they are only read for their manifest's delete_by).
+        assert calls[0] == "ListObjectsV2"
+        assert calls.count("HeadObject") == 1
+    finally:
+        server.stop()

@@ -1,7 +1,9 @@
 """The CLI contract of DESIGN.md, checked over the whole command tree.
 
-The tree is walked from ``dispatch.cli.cli``, so a new command is covered by these
-tests the day it is added.
+The trees are walked from ``dispatch.cli.cli`` and ``printhouse.cli.cli``, so a new
+command is covered by these tests the day it is added: it must offer ``--json``, and
+it needs a bad-input case (exit 2) and a failed-operation case (exit 1) in
+``tests/cli/contract_cases.py``, or the tests fail naming it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,6 +21,10 @@ import pytest
 
 from dispatch.cli import cli as root
 from dispatch.cli import run
+from dispatch.jobs import tasks
+from printhouse.cli import cli as printhouse_root
+from printhouse.cli import run as printhouse_run
+from tests.cli.contract_cases import BAD_INPUT, FAILS, Call
 from tests.conftest import CliResult
 from tests.factories import TEST_SECRET
 
@@ -33,7 +40,11 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[s
 
 
 def resolve(path: tuple[str, ...]) -> click.Command | None:
-    command: click.Command = root
+    return _at(root, path)
+
+
+def _at(tree: click.Command, path: tuple[str, ...]) -> click.Command | None:
+    command: click.Command = tree
     for name in path:
         if not isinstance(command, click.Group) or name not in command.commands:
             return None
@@ -48,19 +59,18 @@ def has_json(command: click.Command) -> bool:
 ALL = list(walk(root))
 WITH_JSON = [path for path in ALL if (command := resolve(path)) and has_json(command)]
 
-#: Commands that list, count, explain or report, and so must offer --json.
-REPORTING = [
-    ("register", "product-groups"),
-    ("register", "stats"),
-    ("segment", "count"),
-    ("segment", "explain"),
-    ("segment", "why"),
-    ("member", "show"),
-    ("db", "status"),
-    ("campaign", "list"),
-    ("campaign", "status"),
-    ("campaign", "report"),
-]
+#: Both programs, by the name a user types.
+PROGRAMS: dict[str, tuple[click.Group, Callable[[list[str]], int]]] = {
+    "dispatch": (root, run),
+    "printhouse": (printhouse_root, printhouse_run),
+}
+#: Every command a user can run (no groups), as "program noun verb".
+LEAVES = {
+    " ".join((program, *path)): command
+    for program, (tree, _) in PROGRAMS.items()
+    for path in walk(tree)
+    if (command := _at(tree, path)) is not None and not isinstance(command, click.Group)
+}
 
 
 def _name(path: tuple[str, ...]) -> str:
@@ -140,12 +150,10 @@ def test_malformed_database_url_is_bad_input_naming_the_variable(
     assert "DISPATCH_DATABASE_URL" in line
 
 
-@pytest.mark.parametrize("path", REPORTING, ids=_name)
-def test_reporting_command_offers_json(path: tuple[str, ...]) -> None:
-    command = resolve(path)
-
-    assert command is not None, f"{_name(path)} is missing from the command tree"
-    assert has_json(command), f"{_name(path)} lists or reports but has no --json"
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_every_command_offers_json(name: str) -> None:
+    """Listing, reporting and state-changing commands alike: scripts never parse text."""
+    assert has_json(LEAVES[name]), f"`{name}` has no --json option"
 
 
 def _runs_without_input(path: tuple[str, ...]) -> bool:
@@ -155,8 +163,9 @@ def _runs_without_input(path: tuple[str, ...]) -> bool:
 
 
 #: The demo seeds 20,000 members and runs two campaigns by default: tests/cli/test_demo.py
-#: checks its one JSON document on a small register instead.
-_TOO_SLOW = {("demo",)}
+#: checks its one JSON document on a small register instead. A worker and the service
+#: run until stopped (test_contract_cases covers their --json on the way out).
+_TOO_SLOW = {("demo",), ("worker",), ("serve",)}
 
 
 @pytest.mark.parametrize(
@@ -178,3 +187,113 @@ def test_db_status_json_reports_the_revision(cli: Cli) -> None:
     doc = json.loads(result.out)
     assert doc["up_to_date"] is True
     assert doc["current"] == doc["head"]
+
+
+# -- exit codes, per command (tests/cli/contract_cases.py) --------------------------------
+
+
+@dataclass
+class Programs:
+    """Runs either program in-process, in a private folder, on a fresh SQLite database."""
+
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+    migrated_url: str
+
+    def call(self, name: str, case: Call, *extra: str) -> CliResult:
+        program = name.split()[0]
+        command = name.split()[1:]
+        url = f"sqlite:///{self.tmp / 'bare' / 'never-migrated.db'}" if case.bare else None
+        self.monkeypatch.setenv("DISPATCH_DATABASE_URL", url or self.migrated_url)
+        for key, value in case.env.items():
+            self.monkeypatch.setenv(key, value)
+        if case.prepare is not None:
+            case.prepare(self.tmp)
+        for before in case.before:
+            done = self.invoke(program, before)
+            assert done.code == 0, f"setting up `{name}`: `{' '.join(before)}`: {done.err}"
+        return self.invoke(program, (*command, *case.args, *extra))
+
+    def invoke(self, program: str, args: tuple[str, ...]) -> CliResult:
+        argv = [a.replace("{tmp}", str(self.tmp)) for a in args]
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            code = PROGRAMS[program][1](argv)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+
+PARTNER_SEGMENT = """\
+name: contract
+purpose: partner_marketing
+channel: post
+where:
+  all:
+    - region: Uusimaa
+"""
+
+
+@pytest.fixture
+def programs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str
+) -> Iterator[Programs]:
+    for key in list(os.environ):
+        if key.startswith("DISPATCH_") and not key.startswith("DISPATCH_TEST_"):
+            monkeypatch.delenv(key)
+    for key in ("PRINTHOUSE_OUTBOX_URL", "PRINTHOUSE_SPOOL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DISPATCH_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DISPATCH_SECRET_KEY", TEST_SECRET)
+    (tmp_path / "seg.yaml").write_text(PARTNER_SEGMENT, encoding="utf-8")
+    (tmp_path / "afile").write_text("not a folder", encoding="utf-8")
+    (tmp_path / "bare").mkdir()
+    yield Programs(tmp_path, monkeypatch, sqlite_url)
+    tasks.reset_runtime()
+
+
+def _failure_line(name: str, case: Call, result: CliResult, code: int) -> str:
+    typed = " ".join((name, *case.args))
+    assert result.code == code, f"`{typed}` exited {result.code}, not {code}: {result.err}"
+    assert "Traceback" not in result.err, f"`{typed}` printed a traceback"
+    lines = result.err.strip().splitlines()
+    assert len(lines) == case.lines, f"`{typed}` wrote {len(lines)} lines on stderr: {lines}"
+    return lines[-1]
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_bad_input_exits_2_with_one_line(programs: Programs, name: str) -> None:
+    case = BAD_INPUT.get(name)
+    assert case is not None, f"`{name}` has no bad-input case in tests/cli/contract_cases.py"
+
+    result = programs.call(name, case)
+
+    line = _failure_line(name, case, result, 2)
+    assert case.says.replace("{tmp}", str(programs.tmp)) in line
+    assert result.out == ""
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_bad_input_under_json_leaves_at_most_one_document(programs: Programs, name: str) -> None:
+    case = BAD_INPUT.get(name)
+    assert case is not None, f"`{name}` has no bad-input case in tests/cli/contract_cases.py"
+
+    result = programs.call(name, case, "--json")
+
+    assert result.code == 2, f"`{name}` with --json exited {result.code}: {result.err}"
+    if result.out:
+        json.loads(result.out)  # a report of the problems, as `segment check --json`
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_failed_operation_exits_1_with_one_line(programs: Programs, name: str) -> None:
+    case = FAILS.get(name)
+    assert case is not None, f"`{name}` has no failed-operation case in tests/cli/contract_cases.py"
+
+    result = programs.call(name, case)
+
+    line = _failure_line(name, case, result, 1)
+    assert case.says.replace("{tmp}", str(programs.tmp)) in line
+
+
+def test_every_case_names_a_command() -> None:
+    stale = sorted((set(BAD_INPUT) | set(FAILS)) - set(LEAVES))
+    assert stale == [], f"cases for commands that do not exist: {stale}"

@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from dispatch.accounts import services as accounts
+from dispatch.accounts.roles import Role
+from dispatch.cli.demo import DEMO_ACTOR, DEMO_APPROVER, DEMO_HOUSE
+from dispatch.config import Settings
+from dispatch.db.engine import make_engine, session_scope
+from dispatch.web.app import create_app
 from tests.conftest import CliResult
+from tests.web.conftest import form_token
 
 Cli = Callable[..., CliResult]
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +87,19 @@ def test_demo_runs_a_post_and_an_email_campaign_to_the_print_house(
         total = item["total"]
         assert total["snapshot"] > 0 and total["in_flight"] == 0
         assert total["snapshot"] == (
-            total["delivered"] + sum(total["suppressed"].values()) + sum(total["failed"].values())
+            total["delivered"]
+            + sum(total["suppressed"].values())
+            + sum(total["failed"].values())
+            + total["held_out"]
         )
+    assert by_channel["post"]["total"]["held_out"] > 0  # the lift's comparison group
+    # Each completed campaign's partner reports were released (or refused, saying why).
+    released = {r["campaign"]: r for r in doc["partner_reports"]}
+    assert len(released) == 2
+    for report in released.values():
+        assert report["report"]["available"] or report["report"]["reason"]
+        assert report["lift"]["available"] or report["lift"]["reason"]
+        assert report["budget"]["spent_epsilon"] > 0
     # The print house collected every post batch with its own key, as decrypted PDFs.
     post = by_channel["post"]
     batches = [b for b in post["batches"] if b["letters"]]
@@ -105,3 +124,75 @@ def test_demo_run_twice_reuses_completed_campaigns(cli: Cli) -> None:
     assert [c["campaign"]["id"] for c in second["campaigns"]] == [
         c["campaign"]["id"] for c in first["campaigns"]
     ]
+
+
+def test_demo_makes_an_account_of_every_role_with_new_passwords_each_run(
+    cli: Cli, settings: Settings
+) -> None:
+    first = _demo(cli)["accounts"]
+    second = _demo(cli)["accounts"]
+
+    assert {a["role"] for a in first} == {r.value for r in Role}
+    assert {a["username"] for a in first} >= {
+        DEMO_ACTOR, DEMO_APPROVER, "demo.admin", "nordic.editor", "coop.editor",
+    }  # fmt: skip
+    assert all(a["created"] for a in first) and not any(a["created"] for a in second)
+    # Generated, never hard-coded: each run prints new ones, and only the newest works.
+    old = {a["username"]: a["password"] for a in first}
+    assert all(a["password"] != old[a["username"]] for a in second)
+    assert len({a["password"] for a in first + second}) == 2 * len(first)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            for account in second:
+                user = accounts.authenticate(session, account["username"], account["password"], "t")
+                assert user.role == account["role"]
+                assert (user.partner.name if user.partner else None) == account["partner"]
+            with pytest.raises(accounts.LoginRefused):
+                accounts.authenticate(session, "nordic.editor", old["nordic.editor"], "t")
+    finally:
+        engine.dispose()
+    by_name = {a["username"]: a for a in second}
+    assert by_name["nordic.editor"]["partner"] == "Nordic Air"
+    assert by_name["coop.editor"]["partner"] == DEMO_HOUSE
+    assert by_name["demo.approver"]["second_factor"] == "enrol at first sign-in"
+
+
+def test_demo_tells_whom_to_sign_in_as(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also on a register too small for the partner minimum: the campaigns are skipped
+    with the reason (as `campaign create` refuses them), and the demo goes on."""
+    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "100000")
+    result = cli(
+        "demo", "--members", "300",
+        "--segments", str(ROOT / "segments"),
+        "--creatives", str(ROOT / "templates" / "creatives"),
+    )  # fmt: skip
+
+    assert result.code == 0, result.err
+    out = " ".join(result.out.split())
+    assert ".venv/bin/dispatch serve" in out and "http://127.0.0.1:8000/login" in out
+    assert "nordic.editor" in out and "demo.approver" in out and "QR code" in out
+    skipped = " ".join(result.err.split())
+    assert skipped.count("not running nordic-air-spring") == 2
+    assert "a partner campaign needs at least 100000 recipients" in skipped
+
+
+def test_demo_prints_a_members_centre_link_and_letter_code_that_open_the_centre(
+    cli: Cli, settings: Settings
+) -> None:
+    member = _demo(cli)["member"]
+
+    assert member["centre_link"].startswith(settings.public_url + "/p/")
+    app = create_app(settings)
+    try:
+        client = TestClient(app, base_url="http://testserver")
+        centre = client.get(member["centre_link"].removeprefix(settings.public_url))
+        assert centre.status_code == 200 and str(centre.url).endswith("/centre")
+        letter = TestClient(app, base_url="http://testserver")
+        form = letter.get("/k")
+        entered = letter.post(
+            "/k", data={"csrf": form_token(form.text), "code": member["letter_code"]}
+        )
+        assert entered.status_code == 200 and str(entered.url).endswith("/centre")
+    finally:
+        app.state.engine.dispose()

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from dispatch.cli import member as member_cli
 from dispatch.db.types import Channel, MemberStatus, Purpose, SuppressionReason
-from dispatch.privacy.models import AuditEntry, Suppression
 from dispatch.register import consent
-from dispatch.register.models import ConsentEvent, ConsentState, Member
+from dispatch.register.models import AuditEntry, ConsentState, Member, Suppression
 from tests import factories
+from tests.cli.members import audit_entries, fresh, ledger
 from tests.conftest import CliResult
 from tests.privacy.subjects import Subject, full_member
 
@@ -35,29 +35,6 @@ def subject(session: Session) -> Subject:
     return made
 
 
-def _fresh(session: Session) -> Session:
-    """The test's session, made to see what the command committed."""
-    session.rollback()  # end the snapshot (SQLite holds one per transaction)
-    session.expire_all()  # and forget loaded rows (a no-op rollback expires nothing)
-    return session
-
-
-def _audit(session: Session) -> list[AuditEntry]:
-    _fresh(session)
-    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
-
-
-def _ledger(session: Session, member_id: int) -> list[ConsentEvent]:
-    _fresh(session)
-    return list(
-        session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.member_id == member_id)
-            .order_by(ConsentEvent.id)
-        )
-    )
-
-
 # Every member command, as (audit action, arguments for member id N).
 COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "member.show": lambda n: ["member", "show", str(n)],
@@ -67,6 +44,7 @@ COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "member.object": lambda n: ["member", "object", str(n)],
     "member.export": lambda n: ["member", "export", str(n)],
     "member.erase": lambda n: ["member", "erase", str(n), "--yes"],
+    "member.links_revoked": lambda n: ["member", "revoke-links", str(n)],
 }
 
 
@@ -77,7 +55,7 @@ def test_member_command_writes_exactly_one_audit_entry(
     result = cli(*COMMANDS[action](subject.id), "--as", "maija.staff", "--reason", "ticket 42")
 
     assert result.code == 0, result.err
-    [entry] = _audit(session)
+    [entry] = audit_entries(session)
     assert (entry.actor, entry.action, entry.member_id, entry.reason) == (
         "maija.staff",
         action,
@@ -96,20 +74,21 @@ def test_member_command_without_actor_is_refused_and_unaudited(
     assert "--as" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert result.out == ""
-    assert _audit(session) == []
-    assert len(_ledger(session, subject.id)) == 2  # no consent change either
-    assert _fresh(session).get(Member, subject.id).status == MemberStatus.ACTIVE
+    assert audit_entries(session) == []
+    assert len(ledger(session, subject.id)) == 2  # no consent change either
+    assert fresh(session).get(Member, subject.id).status == MemberStatus.ACTIVE
 
 
 @pytest.mark.parametrize("action", COMMANDS)
-def test_member_command_on_unknown_id_fails_and_is_unaudited(
+def test_member_command_on_unknown_id_is_bad_input_and_unaudited(
     cli: Cli, session: Session, subject: Subject, action: str
 ) -> None:
+    """An id that names nobody is bad input, as an unknown campaign is (exit 2)."""
     result = cli(*COMMANDS[action](424242), "--as", "maija.staff")
 
-    assert result.code == 1
+    assert result.code == 2
     assert result.err.strip() == "dispatch: error: no member with id 424242"
-    assert _audit(session) == []
+    assert audit_entries(session) == []
 
 
 def test_actor_may_come_from_the_environment(
@@ -119,7 +98,7 @@ def test_actor_may_come_from_the_environment(
 
     assert cli("member", "show", str(subject.id)).code == 0
 
-    assert [e.actor for e in _audit(session)] == ["env.staff"]
+    assert [e.actor for e in audit_entries(session)] == ["env.staff"]
 
 
 def test_overlong_reason_is_refused_naming_the_option(cli: Cli, subject: Subject) -> None:
@@ -187,7 +166,7 @@ def test_consent_grant_appends_to_ledger_with_actor_and_default_source(
     )
 
     assert result.code == 0, result.err
-    event = _ledger(session, subject.id)[-1]
+    event = ledger(session, subject.id)[-1]
     assert (event.purpose, event.channel, event.decision) == (
         "partner_marketing",
         "email",
@@ -207,7 +186,7 @@ def test_consent_refuse_records_the_given_source(
     )
 
     assert result.code == 0, result.err
-    event = _ledger(session, subject.id)[-1]
+    event = ledger(session, subject.id)[-1]
     assert (event.decision, event.source) == ("refused", "letter")
     states = consent.current_states(session, subject.id)
     assert states[("own_marketing", "email")] == "refused"
@@ -233,8 +212,8 @@ def test_consent_with_bad_or_umbrella_scope_is_refused_naming_the_option(
     assert result.code == 2
     assert option in result.err
     assert len(result.err.strip().splitlines()) == 1
-    assert len(_ledger(session, subject.id)) == 2
-    assert _audit(session) == []
+    assert len(ledger(session, subject.id)) == 2
+    assert audit_entries(session) == []
 
 
 def test_objection_is_a_ledger_entry_and_blocks_marketing_at_once(
@@ -243,7 +222,7 @@ def test_objection_is_a_ledger_entry_and_blocks_marketing_at_once(
     result = cli("member", "object", str(subject.id), "--as", "maija.staff")
 
     assert result.code == 0, result.err
-    event = _ledger(session, subject.id)[-1]
+    event = ledger(session, subject.id)[-1]
     assert (event.purpose, event.channel, event.decision, event.actor) == (
         "direct_marketing",
         "any",
@@ -307,7 +286,7 @@ def test_export_to_missing_directory_is_refused_unaudited(
 
     assert result.code == 2
     assert "--out" in result.err
-    assert _audit(session) == []
+    assert audit_entries(session) == []
 
 
 # erase -----------------------------------------------------------------------------------
@@ -318,7 +297,7 @@ def test_erase_with_yes_erases_and_suppresses(cli: Cli, session: Session, subjec
 
     assert result.code == 0, result.err
     assert "erased" in result.out
-    member = _fresh(session).get(Member, subject.id)
+    member = fresh(session).get(Member, subject.id)
     assert member is not None and member.status == "erased" and member.email is None
     reasons = session.scalars(
         select(Suppression.reason).where(Suppression.subject_hash == member.subject_hash)
@@ -335,8 +314,8 @@ def test_erase_without_yes_off_a_terminal_is_refused(
 
     assert result.code == 2
     assert "--yes" in result.err
-    assert _audit(session) == []
-    assert _fresh(session).get(Member, subject.id).status == "active"
+    assert audit_entries(session) == []
+    assert fresh(session).get(Member, subject.id).status == "active"
 
 
 @pytest.mark.parametrize(("answer", "code", "status"), [("y\n", 0, "erased"), ("n\n", 1, "active")])
@@ -356,8 +335,8 @@ def test_erase_on_a_terminal_asks_first(
 
     assert result.code == code
     assert "cannot be undone" in result.out
-    assert len(_audit(session)) == (1 if status == "erased" else 0)
-    assert _fresh(session).get(Member, subject.id).status == status
+    assert len(audit_entries(session)) == (1 if status == "erased" else 0)
+    assert fresh(session).get(Member, subject.id).status == status
 
 
 def test_erasing_twice_is_an_error_with_one_audit_entry(
@@ -369,6 +348,6 @@ def test_erasing_twice_is_an_error_with_one_audit_entry(
 
     assert result.code == 1
     assert f"member {subject.id} was erased on" in result.err
-    assert [e.action for e in _audit(session)] == ["member.erase"]
+    assert [e.action for e in audit_entries(session)] == ["member.erase"]
     count = session.scalar(select(func.count()).select_from(Suppression))
     assert count == 1

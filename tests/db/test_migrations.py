@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.cli import run
 from dispatch.db import migrate
-from dispatch.db.all_models import metadata
 from dispatch.db.engine import make_engine
+from dispatch.migrations.all_models import metadata
 from dispatch.register import activity, facts, flags
 from dispatch.register.models import Member
 from tests.conftest import PG_SERVER, need_service
@@ -144,7 +144,7 @@ def test_all_models_imports_every_models_module() -> None:
     ]
     probe = (
         "import importlib, sys\n"
-        "from dispatch.db.all_models import metadata\n"
+        "from dispatch.migrations.all_models import metadata\n"
         "known = set(metadata.tables)\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
         "print(sorted(set(metadata.tables) - known))\n"
@@ -348,3 +348,56 @@ def test_0010_folds_the_statuses_into_reach_and_its_downgrade_puts_them_back(
         assert facts.drift(s) == []
     engine.dispose()
     assert rows(fresh_url, "id, reach, activity") == [(1, 25, 0), (2, 25, 5), (3, 8, 0)]
+
+
+def test_0014_moves_erasure_requests_into_member_requests_and_back(fresh_url: str) -> None:
+    """The queue keeps every erasure request, its public id and its state, both ways;
+    postal exports have no place in the older schema and go on the way down."""
+    migrate.upgrade(fresh_url, "0013")
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO members (id, subject_hash, language, status, address_status,"
+                " consent_flags) VALUES (1, 's-1', 'fi', 'active', 'deliverable', 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO erasure_requests (public_id, member_id, requested_at, source,"
+                " status, handled_at, handled_by, note) VALUES"
+                " ('er_open', 1, '2026-01-02 10:00:00+00:00', 'centre:letter', 'open',"
+                " NULL, NULL, NULL), ('er_done', 1, '2026-01-01 10:00:00+00:00',"
+                " 'centre:email', 'declined', '2026-01-03 10:00:00+00:00', 'maija', 'no')"
+            )
+        )
+    engine.dispose()
+
+    def rows(table: str, columns: str) -> list[tuple[object, ...]]:
+        engine = make_engine(fresh_url)
+        with engine.connect() as conn:
+            got = conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY public_id")).all()
+        engine.dispose()
+        return [tuple(r) for r in got]
+
+    migrate.upgrade(fresh_url)
+    assert rows("member_requests", "public_id, kind, status, source, handled_by, downloads") == [
+        ("er_done", "erasure", "declined", "centre:email", "maija", 0),
+        ("er_open", "erasure", "open", "centre:letter", None, 0),
+    ]
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO member_requests (public_id, kind, member_id, requested_at, source,"
+                " status) VALUES ('pe_x', 'postal_export', 1, '2026-01-04 10:00:00+00:00',"
+                " 'centre:letter', 'open')"
+            )
+        )
+    engine.dispose()
+
+    command.downgrade(migrate.alembic_config(fresh_url), "0013")
+    assert rows("erasure_requests", "public_id, status, source, note") == [
+        ("er_done", "declined", "centre:email", "no"),
+        ("er_open", "open", "centre:letter", None),
+    ]

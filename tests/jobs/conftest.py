@@ -30,11 +30,12 @@ from sqlalchemy import Engine
 from dispatch import batchformat as bf
 from dispatch.db.engine import make_engine
 from dispatch.jobs import tasks
+from dispatch.transports.factory import outbox_from_url
 from dispatch.transports.keys import load_or_create_signing_key
-from dispatch.transports.outbox import Outbox, outbox_from_url
-from tests.conftest import fake_aws_credentials, need_service
+from dispatch.transports.outbox import Outbox
+from tests.conftest import fake_aws_credentials, need_service, redis_test_url
 
-REDIS_URL = os.environ.get("DISPATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = redis_test_url()
 AMQP_URL = os.environ.get("DISPATCH_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 #: The queue and dramatiq's delay and dead-letter queues beside it.
 QUEUES = (tasks.QUEUE, f"{tasks.QUEUE}.DQ", f"{tasks.QUEUE}.XQ")

@@ -103,8 +103,10 @@ def approved_campaign(engine: Engine, tmp_path: Path, channel: str) -> int:
             segment_path=segment,
             channel=channel,
             actor="anna",
+            min_partner_audience=1,
+            holdout_percent=0,  # these tests count every selected member as contacted
         )
-        campaigns.approve(session, campaign, "bertil")
+        campaigns.approve(session, campaign, "bertil", min_partner_audience=1)
         return campaign.id
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from dispatch import batchformat as bf
 from dispatch.transports.outbox import Outbox, acknowledged, purge_expired
-from printhouse.cli import cli
+from printhouse.cli import run
 from tests.printhouse.factories import CREATED, Keys, letters_pdf, seal
 
 
@@ -27,8 +27,11 @@ class Run:
 
 
 def printhouse(*args: str) -> Run:
-    result = CliRunner().invoke(cli, list(args))
-    return Run(result.exit_code, result.stdout, result.stderr)
+    """Run ``printhouse ARGS`` in-process, as its entry point does."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run(list(args))
+    return Run(code, out.getvalue(), err.getvalue())
 
 
 def collect(url: str, keys: Keys, spool: Path) -> Run:

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dispatch import batchformat as bf
-from dispatch.transports.outbox import LocalOutbox, read_returns
+from dispatch.transports.outbox import LocalOutbox
 from tests.printhouse.factories import Keys, make_keys, seal
-from tests.printhouse.scenario import collect, hand_off_collect_ack_delete, printhouse
+from tests.printhouse.scenario import collect, hand_off_collect_ack_delete
 
 
 @pytest.fixture
@@ -117,43 +117,3 @@ def test_batch_without_complete_is_not_collected(
     run = collect(url(outbox), keys, tmp_path / "spool")
     assert run.code == 0
     assert run.json() == {"collected": [], "skipped": [], "refused": []}
-
-
-def test_ack_of_an_unknown_batch_fails(outbox: LocalOutbox, keys: Keys) -> None:
-    outbox.root.mkdir()
-    run = printhouse("ack", "b0009", "--outbox", url(outbox))
-    assert run.code == 1
-    assert "not a complete batch" in run.err
-    assert printhouse("ack", "../b", "--outbox", url(outbox)).code == 2
-
-
-def test_returns_csv_reaches_the_dispatcher(
-    outbox: LocalOutbox, keys: Keys, tmp_path: Path
-) -> None:
-    outbox.root.mkdir()
-    csv_file = tmp_path / "returns.csv"
-    csv_file.write_text("batch_id,sequence_no,reason\nb0001,2,moved\nb0001,3,unknown_address\n")
-    run = printhouse("returns", str(csv_file), "--outbox", url(outbox))
-    assert run.code == 0, run.err
-    assert list(read_returns(outbox)) == [("b0001", 2, "moved"), ("b0001", 3, "unknown_address")]
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ("batch,seq,why\nb1,1,moved\n", "returns.csv:1: header"),
-        ("batch_id,sequence_no,reason\nb1,x,moved\n", "returns.csv:2:"),
-        ("batch_id,sequence_no,reason\nb1,1,moved\nb1,2,because\n", "returns.csv:3: reason"),
-        ("batch_id,sequence_no,reason\nb1,1,moved\nb1,1,moved\n", "returns.csv:3: letter reported"),
-        ("batch_id,sequence_no,reason\n", "no returned letters"),
-    ],
-)
-def test_bad_returns_csv_is_refused_with_its_line(tmp_path: Path, body: str, message: str) -> None:
-    csv_file = tmp_path / "returns.csv"
-    csv_file.write_text(body)
-    (tmp_path / "outbox").mkdir()
-    run = printhouse("returns", str(csv_file), "--outbox", f"file://{tmp_path / 'outbox'}")
-    assert run.code == 2
-    assert message in run.err
-    assert len(run.err.strip().splitlines()) == 1
-    assert not (tmp_path / "outbox" / "returns").exists()

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.db.all_models import metadata
 from dispatch.db.types import Channel, Decision, Purpose
-from dispatch.privacy import audit
+from dispatch.migrations.all_models import metadata
+from dispatch.register import audit
 from dispatch.register.models import (
+    BonusPurchase,
     Member,
     ProductGroup,
     PurchaseSummary,
@@ -61,7 +62,8 @@ class Subject:
 
 
 def full_member(session: Session, tag: str, **over: Any) -> Subject:
-    """A member with purchases, a restaurant visit, a web interest, consent and audit.
+    """A member with purchases (one at a bonus partner), a restaurant visit, a web
+    interest, consent and audit.
 
     ``tag`` makes the identifying values unique to this member.
     """
@@ -107,6 +109,12 @@ def full_member(session: Session, tag: str, **over: Any) -> Subject:
                 member_id=member.id,
                 category=f"interest-of-{member.last_name}",
                 last_seen=dt.date(2024, 4, 2),
+            ),
+            BonusPurchase(
+                member_id=member.id,
+                partner_code="nordic_air",
+                purchased_on=dt.date(2024, 5, 6),
+                amount=189,
             ),
         ]
     )

@@ -17,9 +17,8 @@ from sqlalchemy import case, insert, literal, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
-from dispatch.privacy.models import Suppression
 from dispatch.register import consent, flags
-from dispatch.register.models import ConsentState, Household, Member
+from dispatch.register.models import ConsentState, Household, Member, Suppression
 
 States = dict[tuple[str, str], str]
 

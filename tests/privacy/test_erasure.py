@@ -7,10 +7,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import MemberStatus, SuppressionReason
-from dispatch.errors import OperationError
+from dispatch.errors import InputError, OperationError
 from dispatch.privacy import erasure
-from dispatch.privacy.models import AuditEntry, Suppression
-from dispatch.register.models import ConsentEvent, ConsentState, Household, Member
+from dispatch.register.models import (
+    AuditEntry,
+    ConsentEvent,
+    ConsentState,
+    Household,
+    Member,
+    Suppression,
+)
 from tests import factories
 from tests.privacy.subjects import dump_all_tables, full_member
 
@@ -99,7 +105,12 @@ def test_erasure_deletes_behaviour_and_reports_counts(session: Session) -> None:
 
     done = _erase(session, subject.id)
 
-    assert done.deleted == {"purchase_summaries": 2, "restaurant_visits": 1, "web_interests": 1}
+    assert done.deleted == {
+        "purchase_summaries": 2,
+        "bonus_purchases": 1,
+        "restaurant_visits": 1,
+        "web_interests": 1,
+    }
 
 
 def test_erasure_deletes_a_household_left_empty(session: Session) -> None:
@@ -143,5 +154,5 @@ def test_erasing_an_erased_member_is_an_error(session: Session) -> None:
 
 
 def test_erasing_an_unknown_member_is_an_error(session: Session) -> None:
-    with pytest.raises(OperationError, match="no member with id 424242"):
+    with pytest.raises(InputError, match="no member with id 424242"):
         _erase(session, 424242)

@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import SuppressionReason
-from dispatch.errors import OperationError
-from dispatch.privacy import audit, export
-from dispatch.privacy.models import AuditEntry
+from dispatch.errors import InputError
+from dispatch.privacy import export
+from dispatch.register import audit
+from dispatch.register.models import AuditEntry
 from tests import factories
 from tests.privacy.subjects import Subject, full_member
 
@@ -121,7 +122,7 @@ def test_export_is_plain_json(session: Session) -> None:
 
 
 def test_export_of_unknown_member_fails_and_leaves_no_audit_entry(session: Session) -> None:
-    with pytest.raises(OperationError, match="no member with id 424242"):
+    with pytest.raises(InputError, match="no member with id 424242"):
         export.export_member(
             session, 424242, actor="maija.staff", reason=None, destination="stdout"
         )

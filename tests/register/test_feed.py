@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import SuppressionReason
 from dispatch.privacy.erasure import erase_member
-from dispatch.privacy.hashing import subject_hash
-from dispatch.privacy.models import Suppression
 from dispatch.register import feed_files
 from dispatch.register.feed import import_feed
+from dispatch.register.hashing import subject_hash
 from dispatch.register.models import (
     ConsentEvent,
     ConsentState,
@@ -30,6 +29,7 @@ from dispatch.register.models import (
     PurchaseSummary,
     RestaurantVisit,
     Store,
+    Suppression,
     WebInterest,
 )
 from tests.conftest import CliResult
@@ -256,7 +256,8 @@ EXPECTED_PROBLEMS = [
     "stores.csv:4: store_id: must be a whole number, got 'x'",
     "stores.csv:5: kind: must be one of retail, fuel, restaurant; got 'bistro'",
     "product_groups.csv:5: sensitive: must be true: its parent 'pharmacy' is sensitive",
-    "product_groups.csv:6: parent_code: unknown product group 'games' (list parents first)",
+    "product_groups.csv:6: parent_code: unknown product group 'games'; "
+    "known: baby, diapers, pharmacy (list parents first)",
     "product_groups.csv:7: code: must be lower-case letters, digits and _ (up to 40), "
     "got 'Bad Code'",
     "product_groups.csv:8: sensitive: must be true or false, got 'maybe'",
@@ -274,7 +275,8 @@ EXPECTED_PROBLEMS = [
     "members.csv:12: phone: not a phone number: '12'",
     "members.csv:13: row: has 3 fields, the header 14",
     "purchases.csv:3: card_number: no member has this card number",
-    "purchases.csv:4: product_group: unknown product group 'nappies'",
+    "purchases.csv:4: product_group: unknown product group 'nappies'; "
+    "known: baby, diapers, pharmacy",
     "purchases.csv:5: month: must be a month YYYY-MM, got '2025-13'",
     "purchases.csv:6: amount: must be between 0 and 9999999999.99, got '-1'",
     "purchases.csv:7: amount: at most two decimals, got '1.234'",

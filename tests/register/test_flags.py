@@ -11,16 +11,17 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select
+import pytest
+from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session
 
+from dispatch.db.engine import SESSIONS, open_session
 from dispatch.db.types import Channel, Decision, Purpose, SuppressionReason, utcnow
 from dispatch.privacy.erasure import erase_member
-from dispatch.privacy.models import Suppression
 from dispatch.privacy.policy import Policy
 from dispatch.register import flags
 from dispatch.register.feed import import_feed
-from dispatch.register.models import Member
+from dispatch.register.models import Member, Suppression
 from dispatch.register.seed import SeedOptions, seed_register
 from tests.factories import TEST_SECRET, member, set_consent, suppress
 
@@ -101,7 +102,7 @@ def test_erasure_and_reimport_keep_the_flags_in_step(engine: Engine, tmp_path: P
     with Session(engine) as s:
         assert flags.drift(s) == 0  # consents, suppressions and members from the feed
         anna = s.scalars(select(Member).where(Member.card_number == ANNA)).one()
-    with Session(engine) as s, s.begin():
+    with open_session(engine) as s, s.begin():
         erase_member(s, anna.id, actor="dpo", reason="member asked")
 
     # The card comes back in the feed: a new member row, suppressed from its insert.
@@ -127,3 +128,134 @@ def test_a_seeded_register_has_its_flags_in_step(engine: Engine) -> None:
             select(Member.id).where(Member.consent_flags != 0, Member.suppression_flags != 0)
         )
         assert flagged is not None  # the seed does write both kinds
+
+
+# The bit positions stored in members.consent_flags and members.suppression_flags of
+# every register so far. Copied here so that a change to the table in flags.py (an
+# enum member inserted in the middle, a row reordered) fails this test instead of
+# silently renumbering the bits already stored. Append new positions; never edit these.
+STORED_CONSENT_POSITIONS = {
+    ("own_marketing", "post", "granted"): 0,
+    ("own_marketing", "email", "granted"): 1,
+    ("own_marketing", "sms", "granted"): 2,
+    ("own_marketing", "phone", "granted"): 3,
+    ("partner_marketing", "post", "granted"): 4,
+    ("partner_marketing", "email", "granted"): 5,
+    ("partner_marketing", "sms", "granted"): 6,
+    ("partner_marketing", "phone", "granted"): 7,
+    ("market_research", "post", "granted"): 8,
+    ("market_research", "email", "granted"): 9,
+    ("market_research", "sms", "granted"): 10,
+    ("market_research", "phone", "granted"): 11,
+    ("profiling", "post", "granted"): 12,
+    ("profiling", "email", "granted"): 13,
+    ("profiling", "sms", "granted"): 14,
+    ("profiling", "phone", "granted"): 15,
+    ("own_marketing", "post", "refused"): 16,
+    ("own_marketing", "email", "refused"): 17,
+    ("own_marketing", "sms", "refused"): 18,
+    ("own_marketing", "phone", "refused"): 19,
+    ("partner_marketing", "post", "refused"): 20,
+    ("partner_marketing", "email", "refused"): 21,
+    ("partner_marketing", "sms", "refused"): 22,
+    ("partner_marketing", "phone", "refused"): 23,
+    ("market_research", "post", "refused"): 24,
+    ("market_research", "email", "refused"): 25,
+    ("market_research", "sms", "refused"): 26,
+    ("market_research", "phone", "refused"): 27,
+    ("profiling", "post", "refused"): 28,
+    ("profiling", "email", "refused"): 29,
+    ("profiling", "sms", "refused"): 30,
+    ("profiling", "phone", "refused"): 31,
+    ("own_marketing", "post", "objected"): 32,
+    ("own_marketing", "email", "objected"): 33,
+    ("own_marketing", "sms", "objected"): 34,
+    ("own_marketing", "phone", "objected"): 35,
+    ("own_marketing", "any", "objected"): 36,
+    ("partner_marketing", "post", "objected"): 37,
+    ("partner_marketing", "email", "objected"): 38,
+    ("partner_marketing", "sms", "objected"): 39,
+    ("partner_marketing", "phone", "objected"): 40,
+    ("partner_marketing", "any", "objected"): 41,
+    ("market_research", "post", "objected"): 42,
+    ("market_research", "email", "objected"): 43,
+    ("market_research", "sms", "objected"): 44,
+    ("market_research", "phone", "objected"): 45,
+    ("market_research", "any", "objected"): 46,
+    ("profiling", "post", "objected"): 47,
+    ("profiling", "email", "objected"): 48,
+    ("profiling", "sms", "objected"): 49,
+    ("profiling", "phone", "objected"): 50,
+    ("profiling", "any", "objected"): 51,
+    ("direct_marketing", "post", "objected"): 52,
+    ("direct_marketing", "email", "objected"): 53,
+    ("direct_marketing", "sms", "objected"): 54,
+    ("direct_marketing", "phone", "objected"): 55,
+    ("direct_marketing", "any", "objected"): 56,
+}
+STORED_SUPPRESSION_POSITIONS = {
+    "optout_register": 0,
+    "deceased": 1,
+    "returned_mail": 2,
+    "erased": 3,
+}
+
+
+def _storable_consents() -> set[tuple[str, str, str]]:
+    """Every (purpose, channel, decision) that consent.record may store."""
+    umbrellas = (Purpose.DIRECT_MARKETING, Channel.ANY)
+    return {
+        (purpose.value, channel.value, decision.value)
+        for decision in Decision
+        for purpose in Purpose
+        for channel in Channel
+        if decision == Decision.OBJECTED or (purpose not in umbrellas and channel not in umbrellas)
+    }
+
+
+def test_bit_positions_already_stored_never_move() -> None:
+    for key, position in STORED_CONSENT_POSITIONS.items():
+        assert flags.CONSENT_POSITIONS.get(key) == position, key
+    for reason, position in STORED_SUPPRESSION_POSITIONS.items():
+        assert flags.SUPPRESSION_POSITIONS.get(reason) == position, reason
+
+
+def test_every_storable_decision_and_reason_has_its_own_bit_in_a_bigint() -> None:
+    assert set(flags.CONSENT_POSITIONS) == _storable_consents()
+    assert set(flags.SUPPRESSION_POSITIONS) == {r.value for r in SuppressionReason}
+    for table in (flags.CONSENT_POSITIONS, flags.SUPPRESSION_POSITIONS):
+        positions = list(table.values())
+        assert len(set(positions)) == len(positions)  # no bit shared
+        assert all(0 <= p < 62 for p in positions)  # fits a signed 64-bit column
+    assert max(flags.SUPPRESSION_POSITIONS.values()) < 31  # suppression_flags is INTEGER
+    assert flags.CONSENT_BITS[("profiling", "any", "objected")] == 1 << 51
+
+
+def test_the_bit_tables_are_frozen() -> None:
+    with pytest.raises(TypeError):
+        flags.CONSENT_POSITIONS[("profiling", "post", "granted")] = 3  # type: ignore[index]
+    with pytest.raises(TypeError):
+        flags.SUPPRESSION_BITS["erased"] = 1  # type: ignore[index]
+
+
+def test_the_refresh_hook_is_on_the_projects_sessions_only() -> None:
+    assert event.contains(SESSIONS, "after_flush", flags._keep_in_step)
+    assert not event.contains(Session, "after_flush", flags._keep_in_step)
+
+
+def test_a_bare_session_skips_the_hook_and_a_project_session_keeps_the_flags(
+    engine: Engine,
+) -> None:
+    with open_session(engine) as s, s.begin():
+        m = member(s)
+    with Session(engine) as s, s.begin():  # SQLAlchemy's own class: no project listeners
+        suppress(s, m, SuppressionReason.DECEASED)
+    with open_session(engine) as s:
+        assert flags.drift(s) == 1
+        flags.refresh_subjects(s, [m.subject_hash])
+        s.commit()
+    with open_session(engine) as s, s.begin():
+        suppress(s, m, SuppressionReason.ERASED)
+    with open_session(engine) as s:
+        assert flags.drift(s) == 0
+        assert _flags(s, m)[1] == flags.suppression_bits(["deceased", "erased"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
@@ -15,17 +16,19 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.engine import make_engine
 from dispatch.db.types import Channel, Decision, Purpose, utcnow
-from dispatch.privacy.models import AuditEntry, Suppression
-from dispatch.register import consent
+from dispatch.register import catalog, consent
 from dispatch.register import seed as seed_module
 from dispatch.register.habits import Habits
 from dispatch.register.models import (
+    AuditEntry,
+    BonusPurchase,
     ConsentEvent,
     ConsentState,
     Household,
     Member,
     PurchaseSummary,
     RestaurantVisit,
+    Suppression,
     WebInterest,
 )
 from dispatch.register.seed import SeedOptions, seed_register
@@ -51,8 +54,8 @@ def _plain(value: Any) -> Any:
 def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     dumps = {}
     with engine.connect() as conn:
-        for model in (Member, Household, PurchaseSummary, RestaurantVisit, WebInterest,
-                      ConsentEvent, ConsentState, Suppression):  # fmt: skip
+        for model in (Member, Household, PurchaseSummary, BonusPurchase, RestaurantVisit,
+                      WebInterest, ConsentEvent, ConsentState, Suppression):  # fmt: skip
             table = model.__table__
             columns = [c for c in table.c if c.name != "id" or model is not Suppression]
             rows = conn.execute(select(*columns).order_by(*table.primary_key.columns))
@@ -72,6 +75,25 @@ def test_same_arguments_give_the_same_register_and_another_seed_another(engine: 
     assert again == first
     assert other["members"] != first["members"]
     assert other["purchase_summaries"] != first["purchase_summaries"]
+    assert first["bonus_purchases"] and other["bonus_purchases"] != first["bonus_purchases"]
+
+
+def test_bonus_purchases_are_adults_at_the_catalog_partners_in_the_last_year(
+    engine: Engine,
+) -> None:
+    _seed(engine, seed=3)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(BonusPurchase.partner_code, BonusPurchase.purchased_on, Member.birth_year).join(
+                Member, Member.id == BonusPurchase.member_id
+            )
+        ).all()
+        buyers = conn.execute(select(func.count(func.distinct(BonusPurchase.member_id)))).scalar()
+    codes = {p.code for p in catalog.BONUS_PARTNERS}
+    assert rows and {code for code, _, _ in rows} <= codes
+    assert all(AS_OF - dt.timedelta(days=365) < day <= AS_OF for _, day, _ in rows)
+    assert all(AS_OF.year - born >= 18 for _, _, born in rows)
+    assert 0.1 * 300 < (buyers or 0) < 0.5 * 300  # about a quarter buy from Nordic Air
 
 
 def test_seed_writes_the_same_rows_on_either_database(

@@ -16,8 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from dispatch.privacy.hashing import subject_hash
-from dispatch.privacy.models import Suppression
+from dispatch.register.hashing import subject_hash
 from dispatch.register.models import (
     ConsentEvent,
     ConsentState,
@@ -27,6 +26,7 @@ from dispatch.register.models import (
     PurchaseSummary,
     RestaurantVisit,
     Store,
+    Suppression,
     WebInterest,
 )
 from tests.factories import TEST_SECRET

@@ -69,9 +69,12 @@ def _run(args: list[str], pdf: bytes, *, to_stdout: bool = True) -> bytes:
         return subprocess.run(command, check=True, capture_output=True).stdout
 
 
-def pdf_text(pdf: bytes, *, first: int | None = None, last: int | None = None) -> str:
-    """Text extracted by pdftotext (reading order, pages separated by form feeds)."""
-    args = ["pdftotext", "-enc", "UTF-8"]
+def pdf_text(
+    pdf: bytes, *, first: int | None = None, last: int | None = None, layout: bool = False
+) -> str:
+    """Text extracted by pdftotext (reading order, pages separated by form feeds; with
+    ``layout``, as laid out on the page: a table's row on one line)."""
+    args = ["pdftotext", "-enc", "UTF-8", *(["-layout"] if layout else [])]
     if first:
         args += ["-f", str(first)]
     if last:

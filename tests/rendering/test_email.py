@@ -19,7 +19,7 @@ from dispatch.rendering import (
     unsubscribe_token,
     verify_unsubscribe_token,
 )
-from dispatch.rendering.email import DEMO_EMAIL, EmailRejected
+from dispatch.rendering.email import DEMO_EMAIL, EmailRejected, centre_token
 
 SECRET = "test-secret-0123456789abcdef"
 PNG = base64.b64decode(
@@ -90,8 +90,8 @@ def test_headers_carry_names_subject_and_rfc_8058_unsubscribe() -> None:
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     links = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
     assert links == [
-        f"https://esimerkki.fi/u/{token}",
-        f"mailto:peruutus@esimerkki.fi?subject={token}",
+        f"{DEMO_EMAIL.unsubscribe_url}{token}",
+        f"mailto:{DEMO_EMAIL.unsubscribe_mailto}?subject={token}",
     ]
     assert message["Date"].datetime == DATE
     assert message["Content-Language"] == "fi"
@@ -102,11 +102,15 @@ def test_bodies_keep_the_partner_text_and_add_the_footer_in_the_members_language
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     token = unsubscribe_token(SECRET, 7, 4242)
+    centre = DEMO_EMAIL.centre_url + centre_token(SECRET, 7, 4242)
     assert text.startswith("Hei Åsa-Britt!")
-    assert "Peru tilaus: https://esimerkki.fi/u/" + token in text
+    assert "Peru tilaus: " + DEMO_EMAIL.unsubscribe_url + token in text
+    assert "Markkinointivalintasi: " + centre in text
     assert "Voit kieltää suoramarkkinoinnin" in text and "010 123 4567" in text
     assert "<h1>Hei Åsa-Britt!</h1>" in html
-    assert f'href="https://esimerkki.fi/u/{token}"' in html
+    assert f'href="{DEMO_EMAIL.unsubscribe_url}{token}"' in html
+    assert f'href="{centre}"' in html
+    assert centre_token(SECRET, 7, 4242) != token  # one token, one purpose
     assert "ei saa sähköpostiosoitettasi" in html
     sv = parse(build(language="sv"))
     assert "Avsluta prenumerationen" in sv.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -121,9 +125,10 @@ def test_html_loads_nothing_from_anywhere() -> None:
     assert resources
     assert all(value.startswith("cid:") for pair in resources for value in pair if value)
     assert not re.search(r"<(link|script|iframe|img[^>]+https?:)", html)
-    # The only http(s) URLs are links: the partner's offer and the unsubscribe page.
+    # The only http(s) URLs are links: the partner's offer and the member's own pages.
     urls = re.findall(r"https?://[^\"'\s<>]+", html)
-    assert {u.split("/")[2] for u in urls} == {"partner.example", "esimerkki.fi"}
+    ours = DEMO_EMAIL.unsubscribe_url.split("/")[2]
+    assert {u.split("/")[2] for u in urls} == {"partner.example", ours}
 
 
 @pytest.mark.parametrize(

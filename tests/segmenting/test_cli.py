@@ -12,8 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, Purpose
-from dispatch.privacy.models import AuditEntry
-from dispatch.register.models import Member
+from dispatch.register.models import AuditEntry, Member
 from tests import factories
 from tests.conftest import CliResult
 from tests.segmenting.conftest import Register, buy
@@ -101,6 +100,39 @@ def test_check_reports_every_problem_of_every_file_and_exits_2(
     )
     assert lines[4] == "dispatch: error: 4 problems in 2 of 3 files"
     assert result.out == ""
+
+
+def test_check_lists_unknown_names_beside_syntax_problems_in_one_run(
+    cli: Cli, population: dict[str, Member], tmp_path: Path
+) -> None:
+    """A typo in a product group is reported with the syntax error above it, not after it
+    is fixed; so is a name in a criterion whose other field is bad."""
+    text = (
+        GOOD.replace("purpose: partner_marketing", "purpose: marketing").replace(
+            "group: baby", "group: babby"
+        )
+        + "    - visited: {chain: Rossso, within_months: zero}\n"
+        + "    - browsed: {category: bikes, within_days: 30}\n"
+    )
+    path = write(tmp_path, "typos.yaml", text)
+
+    result = cli("segment", "check", str(path))
+
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert lines == [
+        f"dispatch: {path}:3: purpose: unknown value 'marketing'; expected one of "
+        "own_marketing, partner_marketing, market_research, profiling",
+        f"dispatch: {path}:9: where.all[1].visited.within_months: expected a whole number, "
+        "got 'zero'",
+        f"dispatch: {path}:8: where.all[0].purchased.group: unknown product group 'babby'; "
+        "did you mean 'baby'?",
+        f"dispatch: {path}:9: where.all[1].visited.chain: unknown restaurant chain 'Rossso'; "
+        "did you mean 'Rosso'?",
+        f"dispatch: {path}:10: where.all[2].browsed.category: unknown web category 'bikes'; "
+        "did you mean 'bicycles'?",
+        "dispatch: error: 5 problems in 1 of 1 file",
+    ]
 
 
 def test_check_json_is_one_document_listing_problems_per_file(
@@ -270,3 +302,38 @@ def test_why_without_actor_is_refused_and_not_audited(
     assert "--as" in line
     with Session(engine) as s:
         assert s.execute(select(AuditEntry)).first() is None
+
+
+def test_check_names_values_no_member_has_with_the_closest_ones(
+    cli: Cli, session: Session, population: dict[str, Member], tmp_path: Path
+) -> None:
+    """A typo, a look-alike letter or a value nobody has would count zero in silence."""
+    factories.member(session, municipality="Espoo", postcode="02100", language="fi")
+    session.commit()
+    text = GOOD + (
+        "    - municipality: [Helsinky, Esp\u043eo]\n"  # a typo; a Cyrillic o
+        "    - region: UUSIMAA\n"
+        "    - postcode_prefix: ['001', '991']\n"
+        "    - language: sv\n"
+        "    - home_store_chain: Prisrna\n"
+    )
+    path = write(tmp_path, "places.yaml", text)
+
+    result = cli("segment", "check", str(path))
+
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        f"dispatch: {path}:13: where.all[5].home_store_chain: unknown chain 'Prisrna'; "
+        "did you mean 'Prisma'?",
+        f"dispatch: {path}:9: where.all[1].municipality[0]: no member has municipality "
+        "'Helsinky'; did you mean 'Helsinki'?",
+        f"dispatch: {path}:9: where.all[1].municipality[1]: no member has municipality "
+        "'Esp\u043eo'; did you mean 'Espoo'? ('Esp\u043eo' has '\u043e' U+043E CYRILLIC "
+        "SMALL LETTER O, which no known value has)",
+        f"dispatch: {path}:10: where.all[2].region: no member has region 'UUSIMAA'; "
+        "did you mean 'Uusimaa'?",
+        f"dispatch: {path}:11: where.all[3].postcode_prefix: no member has 3-digit postcode "
+        "prefix '991'; known: 001, 021",
+        f"dispatch: {path}:12: where.all[4].language: no member has language 'sv'; known: fi",
+        "dispatch: error: 6 problems in 1 of 1 file",
+    ]

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.db.types import Channel, Decision, MemberStatus, Purpose, SuppressionReason
 from dispatch.errors import InputError, OperationError
-from dispatch.privacy.models import AuditEntry
 from dispatch.register import rollups
-from dispatch.register.models import Member, PurchaseSummary
+from dispatch.register.models import AuditEntry, Member, PurchaseSummary
 from dispatch.segmenting import services
 from dispatch.segmenting.compiler import CompiledSegment
 from dispatch.segmenting.references import Catalog
@@ -188,7 +187,7 @@ def test_why_refuses_without_an_actor_and_leaves_no_trace(
 
 
 def test_why_for_an_unknown_member_fails_naming_it(session: Session, register: Register) -> None:
-    with pytest.raises(OperationError, match="no member with id 424242"):
+    with pytest.raises(InputError, match="no member with id 424242"):
         services.why(session, segment(BABY), 424242, actor="maija", as_of=AS_OF)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dispatch.errors import InputError
-from dispatch.transports.mailer import SendResult, log_outcome, mailer_from_url, redact
+from dispatch.transports.factory import mailer_from_url
+from dispatch.transports.mailer import SendResult, log_outcome, redact
 from dispatch.transports.mailer_maildir import MaildirMailer
 from dispatch.transports.mailer_smtp import SmtpPool
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.transports.mailer import mailer_from_url
+from dispatch.transports.factory import mailer_from_url
 from dispatch.transports.mailer_maildir import MaildirMailer
 from tests.transports.test_mailer_smtp import SENDER, marketing_email
 

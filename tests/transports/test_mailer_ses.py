@@ -11,7 +11,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
 
-from dispatch.transports.mailer import mailer_from_url
+from dispatch.transports.factory import mailer_from_url
 from dispatch.transports.mailer_ses import SesMailer, _classify
 from tests.transports.test_mailer_smtp import SENDER, free_port, marketing_email
 

@@ -23,7 +23,8 @@ from cryptography.x509.oid import NameOID
 
 from dispatch.errors import InputError
 from dispatch.rendering import EmailBuilder
-from dispatch.transports.mailer import SendResult, mailer_from_url
+from dispatch.transports.factory import mailer_from_url
+from dispatch.transports.mailer import SendResult
 from dispatch.transports.mailer_smtp import SmtpConfig, SmtpPool
 from tests.factories import TEST_SECRET
 

@@ -9,12 +9,12 @@ import pytest
 
 from dispatch import batchformat as bf
 from dispatch.errors import InputError
+from dispatch.transports.factory import outbox_from_url
 from dispatch.transports.keys import load_or_create_signing_key, load_recipient, public_key_path
 from dispatch.transports.outbox import (
     BatchExists,
     LocalOutbox,
     acknowledged,
-    outbox_from_url,
     purge_expired,
     read_returns,
 )

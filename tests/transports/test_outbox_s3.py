@@ -11,7 +11,7 @@ import pytest
 
 from dispatch import batchformat as bf
 from dispatch.errors import OperationError
-from dispatch.transports.outbox import outbox_from_url
+from dispatch.transports.factory import outbox_from_url
 from dispatch.transports.outbox_s3 import S3Outbox
 from tests.conftest import fake_aws_credentials, free_port, need_service
 from tests.printhouse.factories import Keys, make_keys, seal

@@ -1,0 +1,482 @@
+"""Account operations: what the ``dispatch account`` commands and the portals call.
+
+Creating a user never sets a password someone else knows: a user is created with an
+invitation (a one-time link) or, by an admin from the CLI, with a generated password
+shown once. Logins count failures per account (locked after
+:data:`LOCK_AFTER`) and per origin (rate-limited), and every attempt is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from dispatch.accounts import credentials
+from dispatch.accounts.models import (
+    ApiToken,
+    Invitation,
+    LoginFailure,
+    TokenScope,
+    User,
+    WebSession,
+)
+from dispatch.accounts.roles import Role
+from dispatch.creatives.models import Partner
+from dispatch.db.types import utcnow
+from dispatch.errors import InputError, OperationError
+from dispatch.register import audit
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,79}\Z")
+LOCK_AFTER = 5
+LOCK_FOR = dt.timedelta(minutes=15)
+#: Failed logins from one origin within :data:`RATE_WINDOW` before it is refused.
+RATE_LIMIT = 20
+RATE_WINDOW = dt.timedelta(minutes=10)
+SESSION_IDLE = dt.timedelta(hours=8)
+SESSION_PENDING = dt.timedelta(minutes=10)
+INVITE_FOR = dt.timedelta(days=7)
+TOKEN_DAYS_MAX = 365
+
+
+class LoginRefused(OperationError):
+    """Wrong name or password, a locked or disabled account: the same message for all."""
+
+
+class RateLimited(OperationError):
+    """Too many failed logins from one origin."""
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+def _username(value: str) -> str:
+    name = value.strip().lower()
+    if not USERNAME.match(name):
+        raise InputError(
+            "a user name is 2-80 characters: lowercase letters, digits, and . _ @ -",
+            where="USERNAME",
+        )
+    return name
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: Role | str,
+    actor: str,
+    display_name: str | None = None,
+    email: str | None = None,
+    partner: Partner | None = None,
+    password: str | None = None,
+) -> User:
+    """A new personal account; without ``password`` it can only be reached by invitation."""
+    name = _username(username)
+    try:
+        role = Role(role)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise InputError(f"unknown role {role!r}; use one of {allowed}", where="--role") from None
+    if role.is_partner and partner is None:
+        raise InputError(f"a {role.value} belongs to a partner: give --partner", where="--partner")
+    if not role.is_partner and partner is not None:
+        raise InputError(
+            f"{role.value} is a staff role; staff belong to no partner", where="--partner"
+        )
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise InputError(f"user {name!r} exists already", where="USERNAME")
+    if password is not None:
+        check_new_password(password)
+    user = User(
+        username=name,
+        display_name=(display_name or name).strip()[:120] or name,
+        email=(email or "").strip() or None,
+        role=role.value,
+        partner_id=partner.id if partner else None,
+        password_hash=credentials.hash_password(password) if password else None,
+        failed_logins=0,
+        created_at=utcnow(),
+        created_by=actor,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="account_create",
+        member_id=None,
+        detail={"user": name, "role": role.value, "partner": partner.name if partner else None},
+    )
+    return user
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < credentials.MIN_PASSWORD or len(password) > 200:
+        raise InputError(
+            f"a password is {credentials.MIN_PASSWORD}-200 characters", where="password"
+        )
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise InputError(f"no user named {username!r}", where="USERNAME")
+    return user
+
+
+def list_users(session: Session, partner: Partner | None = None) -> list[User]:
+    query = select(User).order_by(User.username)
+    if partner is not None:
+        query = query.where(User.partner_id == partner.id)
+    return list(session.scalars(query))
+
+
+def disable_user(session: Session, user: User, actor: str, origin: str | None = None) -> None:
+    """Disable the account and end its sessions and tokens at once."""
+    now = utcnow()
+    user.disabled_at = user.disabled_at or now
+    session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="account_disable",
+        member_id=None,
+        detail={"user": user.username},
+        origin=origin,
+    )
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    check_new_password(password)
+    user.password_hash = credentials.hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+# --- invitations ---------------------------------------------------------------------
+
+
+def invite(session: Session, user: User, actor: str, origin: str | None = None) -> str:
+    """A one-time invitation value for ``user`` (valid :data:`INVITE_FOR`)."""
+    value = credentials.new_token("inv")
+    session.add(
+        Invitation(
+            token_hash=credentials.token_hash(value),
+            user_id=user.id,
+            created_at=utcnow(),
+            created_by=actor,
+            expires_at=utcnow() + INVITE_FOR,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="account_invite",
+        member_id=None,
+        detail={"user": user.username},
+        origin=origin,
+    )
+    session.flush()
+    return value
+
+
+def open_invitation(session: Session, value: str) -> Invitation:
+    invitation = session.get(Invitation, credentials.token_hash(value))
+    if (
+        invitation is None
+        or invitation.used_at is not None
+        or invitation.expires_at <= utcnow()
+        or invitation.user.disabled_at is not None
+    ):
+        raise InputError("this invitation link is not valid (used, expired or withdrawn)")
+    return invitation
+
+
+def accept_invitation(session: Session, value: str, password: str) -> User:
+    """Set the invited user's password; the invitation then works no more."""
+    invitation = open_invitation(session, value)
+    claimed = session.execute(
+        update(Invitation)
+        .where(Invitation.token_hash == invitation.token_hash, Invitation.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InputError("this invitation link is not valid (used, expired or withdrawn)")
+    set_password(session, invitation.user, password)
+    return invitation.user
+
+
+# --- second factor -------------------------------------------------------------------
+
+
+def needs_totp(user: User) -> bool:
+    """Staff must use a second factor; partner users may."""
+    return not user.is_partner or user.totp_secret is not None
+
+
+def start_totp(secret_key: str) -> tuple[str, str]:
+    """A new secret and its sealed form (stored only once a code confirms it)."""
+    secret = credentials.new_totp_secret()
+    return secret, credentials.seal(secret_key, secret)
+
+
+def enrol_totp(session: Session, user: User, secret_key: str, secret: str, code: str) -> bool:
+    """Store ``secret`` as the user's second factor if ``code`` proves they have it."""
+    step = credentials.totp_step(secret, code, after=None)
+    if step is None:
+        return False
+    user.totp_secret = credentials.seal(secret_key, secret)
+    user.totp_last_step = step
+    return True
+
+
+def verify_totp(session: Session, user: User, secret_key: str, code: str) -> bool:
+    secret = credentials.unseal(secret_key, user.totp_secret or "")
+    if secret is None:
+        return False
+    step = credentials.totp_step(secret, code, after=user.totp_last_step)
+    if step is None:
+        return False
+    # Conditional: two requests with the same code cannot both pass.
+    done = session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(user)
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+# --- logins and sessions -------------------------------------------------------------
+
+
+def authenticate(session: Session, username: str, password: str, origin: str) -> User:
+    """The user whose name and password these are, or :class:`LoginRefused`.
+
+    Failures are counted per origin (rate limit) and per account (lock); every
+    attempt is audited. A refusal says nothing about which part was wrong.
+    """
+    now = utcnow()
+    recent = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.origin == origin, LoginFailure.at > now - RATE_WINDOW)
+    )
+    if (recent or 0) >= RATE_LIMIT:
+        audit.record(
+            session, actor="anonymous", action="login_rate_limited", member_id=None, origin=origin
+        )
+        raise RateLimited("too many failed logins from your address; try again in a few minutes")
+    name = username.strip().lower()[:80]
+    user = session.scalar(select(User).where(User.username == name))
+    ok = credentials.check_password(user.password_hash if user else None, password)
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not ok or locked or user.disabled_at is not None:
+        session.add(LoginFailure(origin=origin, at=now))
+        if user is not None and not locked:
+            user.failed_logins += 1
+            if user.failed_logins >= LOCK_AFTER:
+                user.locked_until = now + LOCK_FOR
+                user.failed_logins = 0
+        audit.record(
+            session,
+            actor=name or "anonymous",
+            action="login_failed",
+            member_id=None,
+            detail={"locked": bool(user and user.locked_until and user.locked_until > now)},
+            origin=origin,
+        )
+        raise LoginRefused("wrong user name or password, or the account is locked")
+    user.failed_logins = 0
+    user.locked_until = None
+    return user
+
+
+@dataclass(frozen=True)
+class NewSession:
+    value: str
+    row: WebSession
+
+
+def open_session(session: Session, user: User, origin: str, *, verified: bool) -> NewSession:
+    """A new browser session; ``verified`` False until the second factor is given."""
+    value = credentials.new_token("ses")
+    now = utcnow()
+    row = WebSession(
+        token_hash=credentials.token_hash(value),
+        user_id=user.id,
+        verified=verified,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + (SESSION_IDLE if verified else SESSION_PENDING),
+        origin=origin,
+    )
+    session.add(row)
+    session.flush()
+    if verified:
+        audit.record(session, actor=user.username, action="login", member_id=None, origin=origin)
+    return NewSession(value, row)
+
+
+def find_session(session: Session, value: str) -> WebSession | None:
+    """The live session for a cookie value (sliding expiry), or None."""
+    row = session.get(WebSession, credentials.token_hash(value))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if row.user.disabled_at is not None:
+        return None
+    if row.verified:
+        row.last_seen_at = now
+        row.expires_at = now + SESSION_IDLE
+    return row
+
+
+def end_session(session: Session, value: str) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.token_hash == credentials.token_hash(value))
+        .values(revoked_at=utcnow())
+    )
+
+
+def prune(session: Session) -> None:
+    """Forget expired sessions and old login failures (called now and then)."""
+    now = utcnow()
+    session.execute(delete(WebSession).where(WebSession.expires_at < now - dt.timedelta(days=30)))
+    session.execute(delete(LoginFailure).where(LoginFailure.at < now - RATE_WINDOW))
+
+
+# --- API tokens ----------------------------------------------------------------------
+
+
+def create_token(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    scope: TokenScope | str,
+    days: int,
+    actor: str,
+    origin: str | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token for ``user``: the row, and the value (shown once, never stored)."""
+    try:
+        scope = TokenScope(scope)
+    except ValueError:
+        raise InputError("scope is read or write", where="--scope") from None
+    if not 1 <= days <= TOKEN_DAYS_MAX:
+        raise InputError(f"a token lasts 1-{TOKEN_DAYS_MAX} days", where="--days")
+    label = name.strip()[:80]
+    if not label:
+        raise InputError("give the token a name (what it is for)", where="--name")
+    value = credentials.new_token("dsp")
+    token = ApiToken(
+        user_id=user.id,
+        token_hash=credentials.token_hash(value),
+        name=label,
+        scope=scope.value,
+        created_at=utcnow(),
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="token_create",
+        member_id=None,
+        detail={"user": user.username, "token": token.public_id, "scope": scope.value},
+        origin=origin,
+    )
+    return token, value
+
+
+def find_token(session: Session, value: str) -> ApiToken | None:
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == credentials.token_hash(value))
+    )
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    if token.user.disabled_at is not None:
+        return None
+    token.last_used_at = now
+    return token
+
+
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+        )
+    )
+
+
+def revoke_token(
+    session: Session,
+    user: User,
+    public_id: str,
+    actor: str,
+    origin: str | None = None,
+    *,
+    where: str = "TOKEN",
+) -> ApiToken:
+    """Revoke the user's token ``public_id``; InputError at ``where`` if there is none."""
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.public_id == public_id, ApiToken.user_id == user.id)
+    )
+    if token is None:
+        raise InputError(f"no token {public_id!r} of {user.username}", where=where)
+    token.revoked_at = token.revoked_at or utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        action="token_revoke",
+        member_id=None,
+        detail={"user": user.username, "token": public_id},
+        origin=origin,
+    )
+    return token
+
+
+def record_failure(session: Session, user: User, origin: str, action: str) -> None:
+    """A failed second factor counts like a failed password (rate limit and lock)."""
+    now = utcnow()
+    session.add(LoginFailure(origin=origin, at=now))
+    user.failed_logins += 1
+    if user.failed_logins >= LOCK_AFTER:
+        user.locked_until = now + LOCK_FOR
+        user.failed_logins = 0
+        end_all_sessions(session, user)
+    audit.record(session, actor=user.username, action=action, member_id=None, origin=origin)
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

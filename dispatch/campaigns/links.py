@@ -1,0 +1,83 @@
+"""The member links a campaign's letters and e-mails carry, issued in the batch's step.
+
+Links of a (campaign, member) are written when the e-mail goes to the mailer or the
+letter's batch is frozen, in that step's transaction (:func:`issue`); the e-mail
+builder and the letter engine compute the same values from the secret
+(:mod:`dispatch.register.tokens`). Looking them up, and the links made at random
+(sessions, confirmations), are the member pages' side: :mod:`dispatch.members.links`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from dispatch.campaigns.models import MemberLink
+from dispatch.db.types import utcnow
+from dispatch.register import tokens
+from dispatch.register.tokens import LinkPurpose
+
+#: How long each kind of link works. An unsubscribe link must keep working long after
+#: the e-mail (a member may act on an old message); a session is a visit.
+LIFETIMES: dict[LinkPurpose, dt.timedelta] = {
+    LinkPurpose.UNSUBSCRIBE: dt.timedelta(days=365),
+    LinkPurpose.CENTRE: dt.timedelta(days=90),
+    LinkPurpose.LETTER: dt.timedelta(days=180),
+    LinkPurpose.SESSION: dt.timedelta(minutes=30),
+    LinkPurpose.CONFIRM: dt.timedelta(hours=48),
+}
+#: Links made per (campaign, member) from the secret, and checked against it again.
+CAMPAIGN_LINKS = frozenset({LinkPurpose.UNSUBSCRIBE, LinkPurpose.CENTRE, LinkPurpose.LETTER})
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert link rows, leaving those that exist (a retried batch makes the same)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = make(MemberLink).on_conflict_do_nothing(index_elements=["digest"])
+    session.execute(statement, rows)
+
+
+def issue(
+    session: Session,
+    campaign_id: int,
+    member_ids: Sequence[int],
+    purposes: Sequence[LinkPurpose],
+    secret: str,
+    *,
+    now: dt.datetime | None = None,
+) -> None:
+    """Store the campaign's links of ``purposes`` for ``member_ids``, in the caller's step."""
+    now = now or utcnow()
+    rows = []
+    for purpose in purposes:
+        if purpose not in CAMPAIGN_LINKS:
+            raise ValueError(f"{purpose} links are not made per campaign")
+        expires = now + LIFETIMES[purpose]
+        for member_id in member_ids:
+            value = campaign_value(purpose, secret, campaign_id, member_id)
+            rows.append(
+                {
+                    "digest": tokens.digest(purpose, value),
+                    "purpose": purpose.value,
+                    "member_id": member_id,
+                    "campaign_id": campaign_id,
+                    "created_at": now,
+                    "expires_at": expires,
+                }
+            )
+    _insert_new(session, rows)
+
+
+def campaign_value(purpose: LinkPurpose, secret: str, campaign_id: int, member_id: int) -> str:
+    """The value of a campaign link, made again from the secret (never stored)."""
+    if purpose == LinkPurpose.LETTER:
+        return tokens.letter_code(secret, campaign_id, member_id)
+    return tokens.campaign_token(secret, purpose, campaign_id, member_id)

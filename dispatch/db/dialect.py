@@ -1,0 +1,46 @@
+"""Where PostgreSQL and SQLite need different SQL for the same question."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``column = ANY(:ids)``, one array parameter,
+    so the statement is compiled and converted once rather than per list length (that
+    was most of the CPU of marking a chunk of e-mails)."""
+    if is_postgres(session):
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def probing(session: Session) -> Iterator[None]:
+    """On PostgreSQL, plan the next statements with nested loops and index probes only.
+
+    The re-check asks about a few hundred members, but the planner hashes the whole
+    of each consent and suppression set it anti-joins against (e.g. every refusal of
+    partner post in the register). Probing per member instead: 30 -> 10 ms for 200
+    members on a 400,000-member register, and it does not grow with the register.
+    Transaction-local, and put back afterwards.
+    """
+    if not is_postgres(session):
+        yield
+        return
+    names = ("enable_hashjoin", "enable_mergejoin")
+    before = [session.execute(select(func.current_setting(n))).scalar_one() for n in names]
+    for name in names:
+        session.execute(select(func.set_config(name, "off", True)))
+    yield
+    for name, value in zip(names, before, strict=True):
+        session.execute(select(func.set_config(name, value, True)))

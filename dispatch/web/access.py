@@ -1,0 +1,195 @@
+"""Who is asking, and may they: the one access check every route goes through.
+
+:func:`require` makes the dependency a route declares with its :class:`Action`;
+it finds the principal (an API bearer token on ``/api``, the session cookie on
+pages), refuses anonymous callers (401), roles the roles table does not allow and
+read-only tokens on writes (403). Tenancy is the second half: :func:`own` turns
+another partner's object into a 404, so a partner cannot even learn it exists.
+
+Members have no account: a member route declares instead the kind of member link
+that opens it (:func:`member_link` for a link in the path or a code in the form,
+:func:`member_visit` for the preference-centre session such a link opened). A staff
+or partner account opens no member route; and a member link opens nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.accounts import services as accounts
+from dispatch.accounts.models import TokenScope, User
+from dispatch.accounts.roles import READ_ACTIONS, Action, Role, allowed
+from dispatch.campaigns.models import MemberLink
+from dispatch.members import links, services
+from dispatch.register.tokens import LinkPurpose
+from dispatch.web.problems import forbidden, is_api, not_found, unauthenticated
+
+SESSION_COOKIE = "dispatch_session"
+#: The preference-centre session of a member (HttpOnly, SameSite=Lax: the visit
+#: starts with a link followed from a mail client or a QR code, another site).
+MEMBER_COOKIE = "dispatch_member"
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, else rolled back."""
+    factory: sessionmaker[Session] = request.app.state.sessions
+    with factory() as session:
+        session.begin()
+        try:
+            yield session
+        except BaseException:
+            # Detach first: a rollback would expire what the error page still shows
+            # (the signed-in user's name and role).
+            session.expunge_all()
+            session.rollback()
+            raise
+        session.commit()
+
+
+#: ``scope="function"``: the transaction commits when the handler returns, *before* the
+#: response is sent, so a failed commit is an error answer, never a false success.
+DB = Annotated[Session, Depends(db_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user of one request, and how they proved it."""
+
+    user: User
+    via: str  # "session" or "token"
+    scope: str  # "write" for sessions; the token's scope otherwise
+    origin: str
+
+    @property
+    def role(self) -> Role:
+        return self.user.role_enum
+
+    @property
+    def name(self) -> str:
+        return self.user.username
+
+    @property
+    def partner_id(self) -> int | None:
+        return self.user.partner_id
+
+    def may(self, action: Action) -> bool:
+        if self.via == "token" and self.scope != TokenScope.WRITE and action not in READ_ACTIONS:
+            return False
+        return allowed(self.role, action)
+
+
+def origin_of(request: Request) -> str:
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+def identify(request: Request, session: Session) -> Principal | None:
+    """The principal of a request, or None (anonymous, expired, revoked, unverified)."""
+    origin = origin_of(request)
+    if is_api(request):
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        token = accounts.find_token(session, value.strip())
+        if token is None:
+            return None
+        return Principal(token.user, "token", token.scope, origin)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    row = accounts.find_session(session, cookie)
+    if row is None or not row.verified:
+        return None
+    return Principal(row.user, "session", TokenScope.WRITE.value, origin)
+
+
+def require(action: Action) -> Callable[..., Principal]:
+    """The dependency that admits a request to a route doing ``action``."""
+
+    def dependency(request: Request, session: DB) -> Principal:
+        principal = identify(request, session)
+        if principal is None:
+            raise unauthenticated()
+        if not principal.may(action):
+            if principal.via == "token" and allowed(principal.role, action):
+                raise forbidden("this API token is read-only")
+            raise forbidden()
+        _ = principal.user.partner  # loaded now: pages show it, even after a rollback
+        request.state.principal = principal
+        return principal
+
+    dependency.action = action  # type: ignore[attr-defined]  # read by the route matrix test
+    return dependency
+
+
+def own(principal: Principal, partner_id: int | None) -> None:
+    """Raise 404 unless a partner user's object belongs to their own partner.
+
+    Staff pass (their role already decided what they may do); a partner user asking
+    for another partner's object is told it does not exist, exactly as for an id
+    that exists nowhere.
+    """
+    if principal.user.is_partner and principal.partner_id != partner_id:
+        raise not_found()
+
+
+def member_page(request: Request) -> None:
+    """Mark a member page: errors then answer in the member's languages, never with the
+    staff sign-in page (a router dependency of every member route)."""
+    request.state.member_page = True
+
+
+def member_link(purpose: LinkPurpose, *, field: str | None = None) -> Callable[..., MemberLink]:
+    """The dependency of a route opened by a member link of ``purpose``: the value is
+    the path's ``{token}``, or with ``field="code"`` a letter code typed into a form.
+
+    Unknown values are 404 (and counted against the caller's address), expired,
+    revoked, spent ones and those of an erased member 410, too many failures 429.
+    """
+    if field == "code":
+
+        def from_form(
+            request: Request, session: DB, code: Annotated[str, Form(max_length=40)] = ""
+        ) -> MemberLink:
+            return _look_up(request, session, purpose, code)
+
+        dependency: Callable[..., MemberLink] = from_form
+    elif field is None:
+
+        def from_path(request: Request, session: DB, token: str) -> MemberLink:
+            return _look_up(request, session, purpose, token)
+
+        dependency = from_path
+    else:
+        raise ValueError(f"member links come in the path or a code field, not {field!r}")
+    dependency.member_link = purpose  # type: ignore[attr-defined]  # read by the route matrix test
+    return dependency
+
+
+def _look_up(request: Request, session: DB, purpose: LinkPurpose, value: str) -> MemberLink:
+    secret = request.app.state.settings.secret_key
+    return links.look_up(session, purpose, value[:200], secret, origin=origin_of(request))
+
+
+def member_visit() -> Callable[..., services.Visit]:
+    """The dependency of a preference-centre route: the session a member link opened.
+
+    No session cookie is 401; an unknown one 404 (counted), an expired or ended one 410.
+    """
+
+    def dependency(request: Request, session: DB) -> services.Visit:
+        value = request.cookies.get(MEMBER_COOKIE, "")
+        if not value:
+            raise links.LinkRefused(401, "no session")
+        link = _look_up(request, session, LinkPurpose.SESSION, value)
+        visit = services.visit_of(link)
+        request.state.member_language = visit.language
+        return visit
+
+    dependency.member_link = LinkPurpose.SESSION  # type: ignore[attr-defined]
+    return dependency

@@ -1,0 +1,69 @@
+"""Pagination for every list: ``?page=N&per_page=M``, newest first, no totals.
+
+A page says whether another follows (one extra row is fetched) rather than how
+many there are in all, which keeps lists cheap and says nothing about volume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int
+    per_page: int
+
+
+def page_request(
+    page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page")] = 25,
+) -> PageRequest:
+    return PageRequest(page, per_page)
+
+
+Paging = Annotated[PageRequest, Depends(page_request)]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def paginate(session: Session, query: Select[Any], request: PageRequest) -> Page[Any]:
+    """One page of ``query`` (which must be ordered)."""
+    rows = list(
+        session.scalars(
+            query.offset((request.page - 1) * request.per_page).limit(request.per_page + 1)
+        )
+    )
+    return Page(
+        rows[: request.per_page], request.page, request.per_page, len(rows) > request.per_page
+    )
+
+
+class PageInfo(BaseModel):
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def page_info(page: Page[Any]) -> PageInfo:
+    return PageInfo(page=page.page, per_page=page.per_page, has_next=page.has_next)

@@ -1,0 +1,310 @@
+"""What the partner portal and the partner API share: lookups, uploads, documents.
+
+Every lookup is scoped to the caller's own partner (another partner's object is a
+404, exactly like one that does not exist), and every document built here is
+partner-facing output: states, dates, names of the partner's own things, and
+nothing about members, counts or staff (invariants 1 and 8); the numbers of the
+reports come only through :mod:`.partner_reports`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, defer, joinedload
+
+from dispatch.accounts import services as accounts
+from dispatch.accounts.models import User
+from dispatch.accounts.roles import PARTNER_ROLES, Role
+from dispatch.campaigns.models import Campaign
+from dispatch.config import Settings
+from dispatch.creatives import services as creatives
+from dispatch.creatives.archive import MAX_ARCHIVE_BYTES
+from dispatch.creatives.bundle import load_uploaded_zip
+from dispatch.creatives.models import Creative, CreativeVersion
+from dispatch.errors import InputError
+from dispatch.register import audit
+from dispatch.web.access import Principal
+from dispatch.web.previews import MEDIA_TYPES, previews
+from dispatch.web.problems import Problem, not_found
+
+#: Largest accepted upload (the archive limit of dispatch.creatives.archive).
+MAX_UPLOAD = MAX_ARCHIVE_BYTES
+#: The e-mail preview is partner HTML: shown in a sandboxed frame of our own pages only.
+EMAIL_PREVIEW_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+# --- lookups (scoped to the caller's partner) ----------------------------------------
+
+
+def partner_id(principal: Principal) -> int:
+    """The caller's partner (404 for anyone else; the roles table keeps staff out)."""
+    return _partner_id(principal)
+
+
+def _partner_id(principal: Principal) -> int:
+    if principal.partner_id is None:  # the roles table keeps staff out of partner routes
+        raise not_found()
+    return principal.partner_id
+
+
+def creative_of(session: Session, principal: Principal, public_id: str) -> Creative:
+    creative = session.scalar(select(Creative).where(Creative.public_id == public_id))
+    if creative is None or creative.partner_id != _partner_id(principal):
+        raise not_found("no such creative")
+    return creative
+
+
+def version_of(session: Session, principal: Principal, public_id: str) -> CreativeVersion:
+    version = session.scalar(select(CreativeVersion).where(CreativeVersion.public_id == public_id))
+    if version is None or version.creative.partner_id != _partner_id(principal):
+        raise not_found("no such creative version")
+    return version
+
+
+def campaign_of(session: Session, principal: Principal, public_id: str) -> Campaign:
+    campaign = session.scalar(select(Campaign).where(Campaign.public_id == public_id))
+    if campaign is None or campaign.partner_id != _partner_id(principal):
+        raise not_found("no such campaign")
+    return campaign
+
+
+def creatives_query(principal: Principal) -> Select[Creative]:
+    return (
+        select(Creative)
+        .where(Creative.partner_id == _partner_id(principal))
+        .order_by(Creative.name, Creative.id)
+    )
+
+
+def versions_query(principal: Principal) -> Select[CreativeVersion]:
+    return (
+        select(CreativeVersion)
+        .join(Creative, Creative.id == CreativeVersion.creative_id)
+        .where(Creative.partner_id == _partner_id(principal))
+        .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
+    )
+
+
+def campaigns_query(principal: Principal) -> Select[Campaign]:
+    return (
+        select(Campaign)
+        .where(Campaign.partner_id == _partner_id(principal))
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )
+
+
+def users_query(principal: Principal) -> Select[User]:
+    return select(User).where(User.partner_id == _partner_id(principal)).order_by(User.username)
+
+
+# --- changes -------------------------------------------------------------------------
+
+
+def upload(session: Session, principal: Principal, data: bytes) -> CreativeVersion:
+    """Validate an uploaded bundle and store it as the next version (audited).
+
+    Raises BundleRejected with every problem, by file and line, before anything is
+    written.
+    """
+    bundle = load_uploaded_zip(data)
+    partner = principal.user.partner
+    if partner is None:  # cannot happen: a CHECK constraint gives partner users a partner
+        raise not_found()
+    version = creatives.store_bundle(session, partner, bundle, submitted_by=principal.name)
+    audit.record(
+        session,
+        actor=principal.name,
+        action="creative_upload",
+        member_id=None,
+        detail={
+            "partner": partner.name,
+            "creative": version.creative.public_id,
+            "version": version.public_id,
+            "sha256": version.content_hash,
+        },
+        origin=principal.origin,
+    )
+    return version
+
+
+def invite(
+    session: Session,
+    principal: Principal,
+    *,
+    username: str,
+    role: str,
+    display_name: str,
+    email: str | None,
+) -> tuple[User, str]:
+    """A new user of the caller's own partner, and their one-time invitation value."""
+    try:
+        wanted = Role(role)
+    except ValueError:
+        wanted = None
+    if wanted not in PARTNER_ROLES:
+        choices = ", ".join(sorted(r.value for r in PARTNER_ROLES))
+        raise InputError(f"a partner user's role is one of {choices}", where="role")
+    user = accounts.create_user(
+        session,
+        username=username,
+        role=role,
+        actor=principal.name,
+        display_name=display_name or None,
+        email=email,
+        partner=principal.user.partner,
+    )
+    value = accounts.invite(session, user, principal.name, principal.origin)
+    return user, value
+
+
+def preview_file(
+    settings: Settings, version: CreativeVersion, name: str, *, inline_frame: bool
+) -> FileResponse:
+    """One preview file of ``version`` (404 for a name it does not have)."""
+    path = previews(settings, version).path(name)
+    if path is None:
+        raise not_found("no such preview file")
+    headers = dict(EMAIL_PREVIEW_HEADERS) if inline_frame and name.endswith(".html") else {}
+    # Immutable content: the browser may keep it (the middleware's default is no-store).
+    headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return FileResponse(path, media_type=MEDIA_TYPES[Path(name).suffix], headers=headers)
+
+
+def read_upload_limit(data: bytes) -> bytes:
+    if len(data) > MAX_ARCHIVE_BYTES:
+        raise Problem(413, f"a bundle is at most {MAX_ARCHIVE_BYTES // 1024 // 1024} MB")
+    if not data:
+        raise Problem(422, "the upload is empty: choose the bundle's .zip file")
+    return data
+
+
+# --- documents -----------------------------------------------------------------------
+
+
+class VersionDoc(BaseModel):
+    id: str
+    creative_id: str
+    creative: str
+    version: int
+    state: str
+    channels: list[str]
+    submitted_at: dt.datetime
+    decided_at: dt.datetime | None
+    reason: str | None
+    previews: dict[str, dict[str, object]] | None = None
+
+
+class CreativeDoc(BaseModel):
+    id: str
+    name: str
+    latest_version: int | None
+    latest_state: str | None
+    versions: list[VersionDoc] | None = None
+
+
+class CampaignDoc(BaseModel):
+    id: str
+    state: str
+    channel: str
+    creative: str
+    creative_version_id: str
+    created_at: dt.datetime
+    approved_at: dt.datetime | None
+    send_at: dt.datetime | None
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    #: Where its reports are (noisy aggregates; reading them may spend privacy budget).
+    reports_url: str
+
+
+class UserDoc(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    role: str
+    second_factor: bool
+    active: bool
+
+
+def version_doc(
+    version: CreativeVersion, preview_urls: dict[str, dict[str, object]] | None = None
+) -> VersionDoc:
+    return VersionDoc(
+        id=version.public_id,
+        creative_id=version.creative.public_id,
+        creative=version.creative.name,
+        version=version.version,
+        state=version.status,
+        channels=list(version.manifest.get("channels", [])),
+        submitted_at=version.submitted_at,
+        decided_at=version.decided_at,
+        reason=version.reason,
+        previews=preview_urls,
+    )
+
+
+def creative_doc(creative: Creative, *, with_versions: bool = False) -> CreativeDoc:
+    latest = creative.versions[-1] if creative.versions else None
+    return CreativeDoc(
+        id=creative.public_id,
+        name=creative.name,
+        latest_version=latest.version if latest else None,
+        latest_state=latest.status if latest else None,
+        versions=[version_doc(v) for v in reversed(creative.versions)] if with_versions else None,
+    )
+
+
+def campaign_docs(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignDoc]:
+    """Documents for a page of campaigns: their creative versions loaded in one query
+    (without the bundle bytes, which a list never needs)."""
+    ids = {c.creative_version_id for c in campaigns}
+    if ids:
+        list(
+            session.scalars(
+                select(CreativeVersion)
+                .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
+                .where(CreativeVersion.id.in_(ids))
+            )
+        )
+    return [campaign_doc(session, c) for c in campaigns]
+
+
+def campaign_doc(session: Session, campaign: Campaign) -> CampaignDoc:
+    version = session.get_one(CreativeVersion, campaign.creative_version_id)
+    return CampaignDoc(
+        id=campaign.public_id,
+        state=campaign.status,
+        channel=campaign.channel,
+        creative=f"{version.creative.name} v{version.version}",
+        creative_version_id=version.public_id,
+        created_at=campaign.created_at,
+        approved_at=campaign.approved_at,
+        send_at=campaign.send_at,
+        started_at=campaign.started_at,
+        completed_at=campaign.completed_at,
+        cancelled_at=campaign.cancelled_at,
+        reports_url=f"/api/v1/partner/campaigns/{campaign.public_id}/reports",
+    )
+
+
+def user_doc(user: User) -> UserDoc:
+    return UserDoc(
+        id=user.public_id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        second_factor=user.totp_secret is not None,
+        active=user.disabled_at is None and user.password_hash is not None,
+    )

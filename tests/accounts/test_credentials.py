@@ -1,0 +1,85 @@
+"""Secrets at rest: nothing a user types or is given is stored as it is."""
+
+from __future__ import annotations
+
+import pyotp
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from dispatch.accounts import credentials
+from dispatch.accounts import services as accounts
+from dispatch.accounts.models import ApiToken, WebSession
+from dispatch.errors import InputError
+from tests.factories import TEST_SECRET
+
+PASSWORD = "a long enough password"
+
+
+def test_passwords_are_argon2id_hashes_and_verify_only_themselves() -> None:
+    stored = credentials.hash_password(PASSWORD)
+
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert credentials.check_password(stored, PASSWORD)
+    assert not credentials.check_password(stored, PASSWORD + "!")
+    assert not credentials.check_password(None, PASSWORD)
+    assert not credentials.check_password("not a hash", PASSWORD)
+
+
+def test_the_totp_secret_is_encrypted_and_a_wrong_key_cannot_read_it() -> None:
+    secret = credentials.new_totp_secret()
+    sealed = credentials.seal(TEST_SECRET, secret)
+
+    assert secret not in sealed
+    assert credentials.unseal(TEST_SECRET, sealed) == secret
+    assert credentials.unseal("another-secret-key-0123", sealed) is None
+
+
+def test_a_totp_code_is_accepted_once_and_one_step_of_drift_either_way() -> None:
+    secret = credentials.new_totp_secret()
+    totp = pyotp.TOTP(secret)
+    now = 1_800_000_000.0
+    step = int(now // 30)
+
+    assert credentials.totp_step(secret, totp.at(now), after=None, at=now) == step
+    assert credentials.totp_step(secret, totp.at(now - 30), after=None, at=now) == step - 1
+    assert credentials.totp_step(secret, totp.at(now), after=step, at=now) is None
+    assert credentials.totp_step(secret, totp.at(now - 90), after=None, at=now) is None
+    assert credentials.totp_step(secret, "12345", after=None, at=now) is None
+
+
+def test_session_and_token_values_are_stored_as_hashes_only(session: Session) -> None:
+    user = accounts.create_user(
+        session, username="staff.x", role="auditor", actor="test", password=PASSWORD
+    )
+    opened = accounts.open_session(session, user, "127.0.0.1", verified=True)
+    token, value = accounts.create_token(
+        session, user, name="script", scope="read", days=3, actor="test"
+    )
+    session.flush()
+
+    dump = " ".join(
+        str(row)
+        for table in ("web_sessions", "api_tokens", "users")
+        for row in session.execute(text(f"SELECT * FROM {table}"))
+    )
+    assert opened.value not in dump and value not in dump
+    assert session.scalar(select(WebSession.token_hash)) == credentials.token_hash(opened.value)
+    assert session.scalar(select(ApiToken.token_hash)) == credentials.token_hash(value)
+    assert accounts.find_token(session, value) is token
+    assert accounts.find_token(session, value + "x") is None
+
+
+def test_short_passwords_and_bad_names_are_refused_with_the_field(session: Session) -> None:
+    for kwargs, where in (
+        ({"username": "x y", "role": "auditor"}, "USERNAME"),
+        ({"username": "ok.name", "role": "auditor", "password": "short"}, "password"),
+        ({"username": "ok.name", "role": "boss"}, "--role"),
+        ({"username": "ok.name", "role": "partner_viewer"}, "--partner"),
+    ):
+        try:
+            accounts.create_user(session, actor="test", **kwargs)  # type: ignore[arg-type]
+        except InputError as exc:
+            assert exc.where == where
+        else:
+            raise AssertionError(f"accepted {kwargs}")
