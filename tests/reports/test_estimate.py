@@ -11,6 +11,7 @@ from dispatch.reports import ledger
 from dispatch.reports.disclosure import Controls, ReportRefused
 from dispatch.reports.models import AudienceMember, Release, ReportKind
 from tests.reports.conftest import ReportWorld
+from tests.reports.noise import near
 
 ESTIMATE = ReportKind.ESTIMATE
 
@@ -24,7 +25,7 @@ def test_an_estimate_is_rounded_noisy_and_asked_once(report_world: ReportWorld) 
 
     value = first["audience"]["value"]
     assert value is not None and value % 10 == 0
-    assert abs(value - 300) <= first["error95"]
+    assert near(value, 300, first["error95"])
     assert first["audience"]["text"] == f"about {value:,}"
     assert again == first
     assert first["holdout_percent"] == 10.0 and first["epsilon"] == 0.5

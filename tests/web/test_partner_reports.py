@@ -18,6 +18,7 @@ from dispatch.db.types import utcnow
 from dispatch.register.hashing import subject_hash
 from dispatch.register.models import BonusPurchase, Member
 from tests.factories import TEST_SECRET
+from tests.reports.noise import near
 from tests.web.conftest import PARTNER_A, Site
 
 CONTACTED, HELD_OUT = 1500, 900
@@ -111,7 +112,7 @@ def test_page_api_and_csv_show_the_same_released_numbers(site: Site) -> None:
     assert doc["report"] == again["report"] and doc["lift"] == again["lift"]  # stored answers
     reached = doc["report"]["totals"][0]
     assert reached["name"] == "reached_post" and reached["value"] is not None
-    assert abs(reached["value"] - CONTACTED) <= doc["report"]["error95"]
+    assert near(reached["value"], CONTACTED, doc["report"]["error95"])
     assert reached["text"] in page.text
     assert {"report", "reached_post", "", str(reached["value"]), reached["text"]} <= set(
         next(r for r in rows if r["measure"] == "reached_post").values()
