@@ -18,9 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from argon2 import profiles
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
+from dispatch.accounts import credentials
 from dispatch.cli import run
 from dispatch.config import Settings, load_settings
 from dispatch.db.engine import make_engine, open_session
@@ -64,6 +66,20 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2id at argon2-cffi's ``CHEAPEST`` parameters in the test process.
+
+    The web tests make a dozen accounts per test, and at the production parameters
+    (64 MiB, three passes) each hash takes 0.1-0.5 s on this machine. Servers the tests
+    start as processes, and tests/accounts/test_credentials.py, use the production
+    profile.
+    """
+    credentials.use_profile(profiles.CHEAPEST)
+    yield
+    credentials.use_profile(credentials.PROFILE)
 
 
 @pytest.fixture(autouse=True)

@@ -14,26 +14,50 @@ import secrets
 import time
 
 import pyotp
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.fernet import Fernet, InvalidToken
 
-_HASHER = PasswordHasher()  # Argon2id, RFC 9106 low-memory profile
-#: A hash of a random password: verifying against it costs what a real check costs, so
-#: an unknown user name takes as long to refuse as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+#: Argon2id with RFC 9106's low-memory profile (argon2-cffi's default): 64 MiB, three
+#: passes, four lanes.
+PROFILE = profiles.RFC_9106_LOW_MEMORY
 MIN_PASSWORD = 12
 ISSUER = "dispatch"
 
 
+class _Hashing:
+    """The hasher and a hash of a random password made with it: verifying against that
+    costs what a real check costs, so an unknown user name takes as long to refuse as a
+    wrong password."""
+
+    def __init__(self, parameters: Parameters) -> None:
+        self.hasher = PasswordHasher.from_parameters(parameters)
+        self.dummy = self.hasher.hash(secrets.token_urlsafe(16))
+
+
+_hashing = _Hashing(PROFILE)
+
+
+def use_profile(parameters: Parameters) -> None:
+    """Hash new passwords with ``parameters`` from now on.
+
+    For the test suite only, which makes hundreds of accounts: it uses argon2-cffi's
+    ``profiles.CHEAPEST`` (the same Argon2id, a fraction of a millisecond a hash instead
+    of a tenth of a second or more). A stored hash carries its own parameters, so
+    verifying is unaffected.
+    """
+    global _hashing
+    _hashing = _Hashing(parameters)
+
+
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hashing.hasher.hash(password)
 
 
 def check_password(stored: str | None, password: str) -> bool:
     """True when ``password`` matches ``stored``; constant work when nothing is stored."""
     try:
-        return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hashing.hasher.verify(stored or _hashing.dummy, password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

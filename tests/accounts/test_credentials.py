@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
+
 import pyotp
+import pytest
+from argon2 import profiles
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -15,15 +21,36 @@ from tests.factories import TEST_SECRET
 PASSWORD = "a long enough password"
 
 
-def test_passwords_are_argon2id_hashes_and_verify_only_themselves() -> None:
+@pytest.fixture
+def production_profile() -> Iterator[None]:
+    """The production parameters, which the rest of the suite swaps for cheap ones
+    (tests/conftest.py)."""
+    credentials.use_profile(credentials.PROFILE)
+    yield
+    credentials.use_profile(profiles.CHEAPEST)
+
+
+def test_passwords_are_argon2id_hashes_and_verify_only_themselves(
+    production_profile: None,
+) -> None:
     stored = credentials.hash_password(PASSWORD)
 
-    assert stored.startswith("$argon2id$")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert PASSWORD not in stored
     assert credentials.check_password(stored, PASSWORD)
     assert not credentials.check_password(stored, PASSWORD + "!")
     assert not credentials.check_password(None, PASSWORD)
     assert not credentials.check_password("not a hash", PASSWORD)
+
+
+def test_a_process_of_its_own_hashes_with_the_production_profile() -> None:
+    """Nothing outside the test suite's own process hashes cheaply."""
+    code = "from dispatch.accounts import credentials as c; print(c.hash_password('x' * 12))"
+    printed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert printed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert credentials.PROFILE == profiles.RFC_9106_LOW_MEMORY
 
 
 def test_the_totp_secret_is_encrypted_and_a_wrong_key_cannot_read_it() -> None:
