@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(autouse=True)
 def _small_partner_audience(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    # 400 members give a partner campaign a few dozen recipients, under the default 100.
-    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "5")
+    # 400 members give the e-mail campaign about seven recipients, under the default
+    # 100; a minimum of 5 failed its snapshot whenever the random 10 % holdout took three.
+    monkeypatch.setenv("DISPATCH_MIN_PARTNER_AUDIENCE", "1")
 
 
 def _demo(cli: Cli, *extra: str) -> dict[str, Any]:
