@@ -48,8 +48,21 @@ def _demo(cli: Cli, *extra: str) -> dict[str, Any]:
     return doc
 
 
-def test_demo_seeds_counts_every_segment_and_previews_every_creative(cli: Cli) -> None:
-    doc = _demo(cli)
+def test_demo_run_twice_on_one_register(cli: Cli, env: dict[str, str], settings: Settings) -> None:
+    """The first run does the whole flow; the second reuses what the first made. (One
+    test rather than one per property: each run of the demo takes several seconds.)"""
+    first = _demo(cli)
+    _seeds_counts_every_segment_and_previews_every_creative(first)
+    _runs_a_post_and_an_email_campaign_to_the_print_house(first, env)
+    _prints_a_members_centre_link_and_letter_code_that_open_the_centre(first, settings)
+
+    second = _demo(cli)
+    _reuses_register_and_approved_creatives(first, second)
+    _reuses_completed_campaigns(first, second)
+    _makes_an_account_of_every_role_with_new_passwords_each_run(first, second, settings)
+
+
+def _seeds_counts_every_segment_and_previews_every_creative(doc: dict[str, Any]) -> None:
     assert doc["register"]["seeded"] is True
     assert doc["register"]["counts"]["members"] == 400
     segments = doc["segments"]
@@ -65,9 +78,7 @@ def test_demo_seeds_counts_every_segment_and_previews_every_creative(cli: Cli) -
         assert pdfs and all(Path(p).read_bytes().startswith(b"%PDF-") for p in pdfs)
 
 
-def test_demo_run_twice_reuses_register_and_approved_creatives(cli: Cli) -> None:
-    first = _demo(cli)
-    second = _demo(cli)
+def _reuses_register_and_approved_creatives(first: dict[str, Any], second: dict[str, Any]) -> None:
     assert second["register"] == {"seeded": False}
     assert [c["version_id"] for c in second["creatives"]] == [
         c["version_id"] for c in first["creatives"]
@@ -75,10 +86,9 @@ def test_demo_run_twice_reuses_register_and_approved_creatives(cli: Cli) -> None
     assert [r["selected"] for r in second["segments"]] == [r["selected"] for r in first["segments"]]
 
 
-def test_demo_runs_a_post_and_an_email_campaign_to_the_print_house(
-    cli: Cli, env: dict[str, str]
+def _runs_a_post_and_an_email_campaign_to_the_print_house(
+    doc: dict[str, Any], env: dict[str, str]
 ) -> None:
-    doc = _demo(cli)
 
     by_channel = {c["campaign"]["channel"]: c for c in doc["campaigns"]}
     assert set(by_channel) == {"post", "email"}
@@ -117,22 +127,17 @@ def test_demo_runs_a_post_and_an_email_campaign_to_the_print_house(
     assert len(list(maildir.iterdir())) == by_channel["email"]["total"]["delivered"]
 
 
-def test_demo_run_twice_reuses_completed_campaigns(cli: Cli) -> None:
-    first = _demo(cli)
-    second = _demo(cli)
-
+def _reuses_completed_campaigns(first: dict[str, Any], second: dict[str, Any]) -> None:
     assert [c["reused"] for c in second["campaigns"]] == [True, True]
     assert [c["campaign"]["id"] for c in second["campaigns"]] == [
         c["campaign"]["id"] for c in first["campaigns"]
     ]
 
 
-def test_demo_makes_an_account_of_every_role_with_new_passwords_each_run(
-    cli: Cli, settings: Settings
+def _makes_an_account_of_every_role_with_new_passwords_each_run(
+    first_run: dict[str, Any], second_run: dict[str, Any], settings: Settings
 ) -> None:
-    first = _demo(cli)["accounts"]
-    second = _demo(cli)["accounts"]
-
+    first, second = first_run["accounts"], second_run["accounts"]
     assert {a["role"] for a in first} == {r.value for r in Role}
     assert {a["username"] for a in first} >= {
         DEMO_ACTOR, DEMO_APPROVER, "demo.admin", "nordic.editor", "coop.editor",
@@ -178,11 +183,10 @@ def test_demo_tells_whom_to_sign_in_as(cli: Cli, monkeypatch: pytest.MonkeyPatch
     assert "a partner campaign needs at least 100000 recipients" in skipped
 
 
-def test_demo_prints_a_members_centre_link_and_letter_code_that_open_the_centre(
-    cli: Cli, settings: Settings
+def _prints_a_members_centre_link_and_letter_code_that_open_the_centre(
+    doc: dict[str, Any], settings: Settings
 ) -> None:
-    member = _demo(cli)["member"]
-
+    member = doc["member"]
     assert member["centre_link"].startswith(settings.public_url + "/p/")
     app = create_app(settings)
     try:
