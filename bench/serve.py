@@ -60,6 +60,10 @@ from dispatch.web.access import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-0123456789"
+#: The server's broker, as in production: with none, ``dispatch serve`` runs an
+#: in-process worker, which would snapshot the seeded scheduled and dispatching
+#: campaigns (and fail them) while the load runs. Nothing consumes from it here.
+REDIS = os.environ.get("DISPATCH_BENCH_REDIS", "redis://127.0.0.1:6379/5")
 CREATIVE = ROOT / "templates" / "creatives" / "nordic-air-spring"
 SEGMENT = ROOT / "segments" / "nordic-air-travellers.yaml"
 PARTNER, OTHER = "Nordic Air", "Fuel Co"
@@ -172,6 +176,7 @@ def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Pop
             "DISPATCH_DATABASE_URL": url,
             "DISPATCH_SECRET_KEY": SECRET,
             "DISPATCH_VAR_DIR": str(log.parent / "var"),
+            "DISPATCH_BROKER_URL": REDIS,
         }
     )
     command = [

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dispatch.accounts import credentials
 from dispatch.accounts.models import (
@@ -38,6 +38,10 @@ LOCK_FOR = dt.timedelta(minutes=15)
 RATE_LIMIT = 20
 RATE_WINDOW = dt.timedelta(minutes=10)
 SESSION_IDLE = dt.timedelta(hours=8)
+#: A live session's expiry slides with use, and a token records when it was last used,
+#: but each is written at most this often: a write on every request would make every
+#: page and API call an UPDATE and a commit.
+TOUCH_EVERY = dt.timedelta(minutes=1)
 SESSION_PENDING = dt.timedelta(minutes=10)
 INVITE_FOR = dt.timedelta(days=7)
 TOKEN_DAYS_MAX = 365
@@ -341,14 +345,19 @@ def open_session(session: Session, user: User, origin: str, *, verified: bool) -
 
 
 def find_session(session: Session, value: str) -> WebSession | None:
-    """The live session for a cookie value (sliding expiry), or None."""
-    row = session.get(WebSession, credentials.token_hash(value))
+    """The live session for a cookie value (sliding expiry), or None; its user and the
+    user's partner come in the same query."""
+    row = session.get(
+        WebSession,
+        credentials.token_hash(value),
+        options=[joinedload(WebSession.user).joinedload(User.partner)],
+    )
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     if row.user.disabled_at is not None:
         return None
-    if row.verified:
+    if row.verified and now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
         row.expires_at = now + SESSION_IDLE
     return row
@@ -416,14 +425,17 @@ def create_token(
 
 def find_token(session: Session, value: str) -> ApiToken | None:
     token = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == credentials.token_hash(value))
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.partner))
+        .where(ApiToken.token_hash == credentials.token_hash(value))
     )
     now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None
     if token.user.disabled_at is not None:
         return None
-    token.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
+        token.last_used_at = now
     return token
 
 

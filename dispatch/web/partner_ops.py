@@ -88,8 +88,10 @@ def creatives_query(principal: Principal) -> Select[Creative]:
 
 
 def versions_query(principal: Principal) -> Select[CreativeVersion]:
+    """The partner's versions, newest first; the bundle bytes are loaded only if read."""
     return (
         select(CreativeVersion)
+        .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
         .join(Creative, Creative.id == CreativeVersion.creative_id)
         .where(Creative.partner_id == _partner_id(principal))
         .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
@@ -270,19 +272,23 @@ def campaign_docs(session: Session, campaigns: Sequence[Campaign]) -> list[Campa
     """Documents for a page of campaigns: their creative versions loaded in one query
     (without the bundle bytes, which a list never needs)."""
     ids = {c.creative_version_id for c in campaigns}
-    if ids:
-        list(
-            session.scalars(
-                select(CreativeVersion)
-                .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
-                .where(CreativeVersion.id.in_(ids))
-            )
+    # Held here: the session's identity map keeps objects only while they are referenced.
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(CreativeVersion)
+            .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
+            .where(CreativeVersion.id.in_(ids))
         )
-    return [campaign_doc(session, c) for c in campaigns]
+    }
+    return [campaign_doc(session, c, versions.get(c.creative_version_id)) for c in campaigns]
 
 
-def campaign_doc(session: Session, campaign: Campaign) -> CampaignDoc:
-    version = session.get_one(CreativeVersion, campaign.creative_version_id)
+def campaign_doc(
+    session: Session, campaign: Campaign, version: CreativeVersion | None = None
+) -> CampaignDoc:
+    if version is None:
+        version = session.get_one(CreativeVersion, campaign.creative_version_id)
     return CampaignDoc(
         id=campaign.public_id,
         state=campaign.status,

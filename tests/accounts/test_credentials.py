@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,3 +111,40 @@ def test_short_passwords_and_bad_names_are_refused_with_the_field(session: Sessi
             assert exc.where == where
         else:
             raise AssertionError(f"accepted {kwargs}")
+
+
+def test_a_session_slides_and_a_token_records_its_use_at_most_once_a_minute(
+    session: Session,
+) -> None:
+    user = accounts.create_user(
+        session, username="staff.y", role="auditor", actor="test", password=PASSWORD
+    )
+    opened = accounts.open_session(session, user, "127.0.0.1", verified=True)
+    token, value = accounts.create_token(
+        session, user, name="script", scope="read", days=3, actor="test"
+    )
+    session.flush()
+    row = opened.row
+    first_expiry = row.expires_at
+
+    assert accounts.find_session(session, opened.value) is row
+    assert accounts.find_token(session, value) is token
+    used = token.last_used_at
+    assert used is not None
+    session.flush()
+    # Within the minute: nothing to write, so a request costs no UPDATE.
+    assert accounts.find_session(session, opened.value) is row
+    assert accounts.find_token(session, value) is token
+    assert row.expires_at == first_expiry and token.last_used_at == used
+    assert not session.dirty
+
+    # Later than that, the expiry slides and the use is recorded.
+    earlier = accounts.TOUCH_EVERY + dt.timedelta(seconds=1)
+    row.last_seen_at -= earlier
+    row.expires_at -= earlier
+    token.last_used_at = used - earlier
+    assert accounts.find_session(session, opened.value) is row
+    assert accounts.find_token(session, value) is token
+    assert row.expires_at > first_expiry - dt.timedelta(seconds=1)
+    assert row.expires_at - row.last_seen_at == accounts.SESSION_IDLE
+    assert token.last_used_at > used - earlier
