@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -67,9 +68,16 @@ class Site:
     #: partner name -> public id of its demo creative version
     versions: dict[str, str] = field(default_factory=dict)
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: One event loop thread for every client of the test (set by the ``site``
+    #: fixture). A TestClient used outside ``with`` starts a thread and an event loop
+    #: for each request (about 2 ms), and inside ``with`` it would also run the app's
+    #: lifespan, which starts the in-process worker.
+    portal: BlockingPortal | None = None
 
     def anonymous(self) -> TestClient:
-        return TestClient(self.app, base_url="https://testserver")
+        client = TestClient(self.app, base_url="https://testserver")
+        client.portal = self.portal
+        return client
 
     def client(self, username: str) -> TestClient:
         """A client signed in as ``username`` (second factor already given)."""
@@ -134,7 +142,9 @@ def site(env: dict[str, str], settings: Settings, engine: Engine) -> Iterator[Si
     tasks.reset_runtime()
     made = make_site(engine, settings)
     try:
-        yield made
+        with start_blocking_portal() as portal:
+            made.portal = portal
+            yield made
     finally:
         made.app.state.engine.dispose()
         tasks.reset_runtime()
