@@ -107,12 +107,16 @@ def redis_test_url() -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the RabbitMQ tests on one xdist worker, one after another.
+    """Keep the RabbitMQ tests on one xdist worker, one after another; start the slow
+    tests first.
 
-    They share the broker's queues (and empty them before and after each test), so two
-    of them at once would take each other's messages; everything else runs in parallel
-    (each worker has its own Redis database: :func:`redis_test_url`).
+    The RabbitMQ tests share the broker's queues (and empty them before and after each
+    test), so two of them at once would take each other's messages; everything else
+    runs in parallel (each worker has its own Redis database: :func:`redis_test_url`).
+    The tests marked slow (half a minute or more each) go to the front, so that the
+    workers do not end the run waiting for one of them while the others are idle.
     """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         callspec = getattr(item, "callspec", None)
         kind = callspec.params.get("broker_url") if callspec is not None else None

@@ -9,6 +9,7 @@ import pytest
 from tests.bench.conftest import run_bench
 
 
+@pytest.mark.slow
 @pytest.mark.bench
 @pytest.mark.postgres
 def test_report_bench_runs_end_to_end_at_a_tiny_size(

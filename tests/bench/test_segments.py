@@ -9,6 +9,7 @@ import pytest
 from tests.bench.conftest import BENCH, run_bench
 
 
+@pytest.mark.slow
 @pytest.mark.bench
 @pytest.mark.postgres
 def test_segment_bench_agrees_with_its_hand_written_sql(

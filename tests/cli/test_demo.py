@@ -48,6 +48,7 @@ def _demo(cli: Cli, *extra: str) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.slow
 def test_demo_run_twice_on_one_register(cli: Cli, env: dict[str, str], settings: Settings) -> None:
     """The first run does the whole flow; the second reuses what the first made. (One
     test rather than one per property: each run of the demo takes several seconds.)"""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from dispatch.campaigns.models import RecipientStatus
 from tests.conftest import CliResult
 from tests.jobs import scenario
@@ -14,6 +16,7 @@ pytestmark = ON_POSTGRESQL
 MEMBERS = 40
 
 
+@pytest.mark.slow
 def test_post_and_email_campaigns_deliver_everyone_exactly_once(
     deployment: Deployment,
     smtp: SmtpServer,

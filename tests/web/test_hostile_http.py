@@ -12,6 +12,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -68,6 +69,7 @@ def _send(client: TestClient, method: str, url: str, **kw: Any) -> Any:
     return client.request(method, url, follow_redirects=False, **kw)
 
 
+@pytest.mark.slow
 def test_no_hostile_input_reaches_a_500(site: Site) -> None:
     clients = {"staff": site.client("admin"), "partner api": site.api("a_admin")}
     failures: list[str] = []

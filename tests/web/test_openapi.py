@@ -6,6 +6,7 @@ bounded (a few examples per operation, per role) so that it fits the suite's tim
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ def test_the_openapi_document_is_served_and_describes_the_api(site: Site) -> Non
     assert not any(path.startswith(("/partner", "/staff", "/login")) for path in doc["paths"])
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(site: Site) -> None:
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", site.app)
     tokens = {
