@@ -19,6 +19,7 @@ def test_render_bench_measures_every_figure(tmp_path: Path) -> None:
     )  # fmt: skip
     section = ran.section
     assert "| 20 | " in section and "letters/s" in section  # warm and cold rates
+    assert "warm, per CPU-second" in section and "(per CPU-second: " in section
     for baseline in ("as first written", "reused font config and fetcher", "full_fonts=True"):
         assert baseline in section
     assert "Against the fastest naive baseline (" in section
