@@ -107,21 +107,29 @@ def redis_test_url() -> str:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the RabbitMQ tests on one xdist worker, one after another; start the slow
-    tests first.
+    """Run the tests that start worker processes, and the RabbitMQ tests, one after
+    another on one xdist worker, from the start of the run; then the other slow tests.
 
     The RabbitMQ tests share the broker's queues (and empty them before and after each
-    test), so two of them at once would take each other's messages; everything else
-    runs in parallel (each worker has its own Redis database: :func:`redis_test_url`).
-    The tests marked slow (half a minute or more each) go to the front, so that the
-    workers do not end the run waiting for one of them while the others are idle.
+    test), so two of them at once would take each other's messages. The tests marked
+    ``workers`` each start several processes; on this two-core machine, four of them at
+    once took twice as long each (their clocks are real: leases, kills, waits). The
+    other workers meanwhile run everything else in parallel (each has its own
+    PostgreSQL and Redis database: :func:`redis_test_url`), the other slow tests first,
+    so that the run does not end with one worker finishing a long test alone.
     """
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("broker_url") if callspec is not None else None
-        if kind == "rabbitmq":
-            item.add_marker(pytest.mark.xdist_group(kind))
+        broker = callspec.params.get("broker_url") if callspec is not None else None
+        if broker == "rabbitmq" or item.get_closest_marker("workers") is not None:
+            item.add_marker(pytest.mark.xdist_group("workers"))
+
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("xdist_group") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from tests.bench.conftest import run_bench
 @pytest.mark.bench
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.workers
 def test_campaign_bench_runs_post_and_email_campaigns(
     pg_url: str, redis_url: str, tmp_path: Path, database_name: str
 ) -> None:

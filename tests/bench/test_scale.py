@@ -14,6 +14,7 @@ from tests.bench.conftest import run_bench
 @pytest.mark.bench
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.workers
 def test_scale_bench_runs_both_channels_per_worker_count(
     pg_url: str, redis_url: str, tmp_path: Path, database_name: str
 ) -> None:

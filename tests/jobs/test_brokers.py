@@ -11,7 +11,7 @@ from tests.conftest import CliResult
 from tests.jobs import scenario
 from tests.jobs.conftest import ON_POSTGRESQL, Deployment, SmtpServer, Workers
 
-pytestmark = ON_POSTGRESQL
+pytestmark = [*ON_POSTGRESQL, pytest.mark.workers]
 
 MEMBERS = 40
 

@@ -32,6 +32,7 @@ from tests.jobs.conftest import ON_POSTGRESQL, Deployment, SmtpServer, Workers
 pytestmark = [
     *ON_POSTGRESQL,
     pytest.mark.slow,
+    pytest.mark.workers,
     pytest.mark.parametrize("broker_url", ["redis", "rabbitmq"], indirect=True),
 ]
 

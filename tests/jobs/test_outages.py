@@ -23,6 +23,7 @@ from tests.jobs.conftest import ON_POSTGRESQL, Deployment, S3Endpoint, SmtpServe
 pytestmark = [
     *ON_POSTGRESQL,
     pytest.mark.slow,
+    pytest.mark.workers,
     pytest.mark.parametrize("broker_url", ["redis", "rabbitmq"], indirect=True),
 ]
 
