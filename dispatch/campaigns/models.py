@@ -183,6 +183,9 @@ class CampaignBatch(Base):
     outbox_id: Mapped[str | None] = mapped_column(String(64))
     letters: Mapped[int | None] = mapped_column(Integer)
     pages: Mapped[int | None] = mapped_column(Integer)
+    #: Post: when the letters' addresses were read (before rendering). A letter returned
+    #: from a member who moved after this went to their old address (campaigns.upkeep).
+    addresses_read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     handed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -259,13 +259,16 @@ def _apply(
     session: Session, name: str, letters: list[bf.ReturnedLetter], result: UpkeepResult
 ) -> None:
     outbox_ids = sorted({letter.batch_id for letter in letters})
+    # The moment each batch read its letters' addresses (batches from before that was
+    # recorded: the hand-off, a later bound).
     batches = {
-        outbox_id: (campaign_id, number, handed_off_at)
-        for outbox_id, campaign_id, number, handed_off_at in session.execute(
+        outbox_id: (campaign_id, number, read_at or handed_off_at)
+        for outbox_id, campaign_id, number, read_at, handed_off_at in session.execute(
             select(
                 CampaignBatch.outbox_id,
                 CampaignBatch.campaign_id,
                 CampaignBatch.number,
+                CampaignBatch.addresses_read_at,
                 CampaignBatch.handed_off_at,
             ).where(CampaignBatch.outbox_id.in_(outbox_ids))
         ).all()
@@ -277,7 +280,7 @@ def _apply(
             unknown_batch += 1
             log.warning("returns report %s: batch %s is not a batch of ours", name, letter.batch_id)
             continue
-        campaign_id, number, handed_off_at = found
+        campaign_id, number, read_at = found
         recipient = session.execute(
             select(CampaignRecipient.member_id, Member.address_changed_at)
             .join(Member, Member.id == CampaignRecipient.member_id)
@@ -307,11 +310,10 @@ def _apply(
             )
             .values(returned_at=utcnow())
         )
-        # A letter handed off before the address changed went to the address the
-        # member had before: the new one is not known to be wrong, so post goes on.
-        before_move = (
-            changed_at is not None and handed_off_at is not None and changed_at > handed_off_at
-        )
+        # A letter whose address was read before the address changed went to the
+        # address the member had before: the new one is not known to be wrong, so post
+        # goes on.
+        before_move = changed_at is not None and read_at is not None and changed_at > read_at
         if before_move:
             moved += 1
         else:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dispatch import batchformat as bf
+from dispatch.campaigns import faults
 from dispatch.campaigns import services as campaigns
 from dispatch.campaigns.models import CampaignBatch, CampaignRecipient
 from dispatch.campaigns.upkeep import (
@@ -585,3 +586,40 @@ def test_s3_acknowledgements_are_found_with_one_listing_per_sweep(
         assert calls.count("HeadObject") == 1
     finally:
         server.stop()
+
+
+def test_a_move_while_the_batch_is_rendered_does_not_mark_the_new_address(
+    world: World, tmp_path: Path
+) -> None:
+    """The letters carry the addresses read before rendering; the feed brings a new
+    address after that read but before the hand-off (a large batch renders and uploads
+    for minutes). The letter that comes back went to the old address."""
+    mover = world.members[0]
+    with session_scope(world.engine) as s:
+        m = s.get_one(Member, mover)
+        row = f"{m.card_number},{m.first_name},{m.last_name},{m.language}"
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    (feed / "members.csv").write_text(
+        "card_number,first_name,last_name,language,street,postcode,post_town\n"
+        f"{row},Uusikatu 5 B 7,33100,TAMPERE\n"
+    )
+    moves: list[bool] = []
+
+    def the_member_moves() -> None:
+        if not moves:
+            moves.append(import_feed(world.engine, feed, secret_key=TEST_SECRET).ok)
+
+    with faults.inject("rendered", the_member_moves):
+        campaign_id = world.run("post")
+    assert moves == [True]
+    batch = world.batch(campaign_id)
+    letters = world.recipients(campaign_id)
+    assert world.member(mover).address_changed_at > (batch.addresses_read_at or batch.handed_off_at)
+    assert world.member(mover).address_changed_at < batch.handed_off_at
+
+    report_returns(world, [(batch.outbox_id or "", letters[mover].sequence_no or 0, "moved")])
+    result = upkeep(world.engine, world.outbox)
+
+    assert (result.returned, result.returned_before_move) == (0, 1)
+    assert world.member(mover).address_status == "deliverable"

@@ -98,6 +98,9 @@ class PostJob(BatchWork):
                 return None
             self._start_again()
         while True:
+            # Taken before the read: a move in between counts as after it, so the
+            # new address is never blamed for a letter that may carry the old one.
+            read_at = utcnow()
             rows = self.load_and_recheck()
             if rows is CANCELLED:
                 return CANCELLED
@@ -109,7 +112,7 @@ class PostJob(BatchWork):
                 continue  # a letter failed and was recorded; render the rest again
             pdf, order, pages = rendered
             faults.reached("rendered")
-            frozen = self._freeze(order, pages)
+            frozen = self._freeze(order, pages, read_at)
             if frozen is CANCELLED:
                 return CANCELLED
             if frozen is Freeze.FROZEN:
@@ -175,7 +178,9 @@ class PostJob(BatchWork):
         pages = [entry.page_count for entry in index]
         return out.getvalue(), order, pages
 
-    def _freeze(self, order: list[int], pages: list[int]) -> Freeze | OrCancelled:
+    def _freeze(
+        self, order: list[int], pages: list[int], read_at: dt.datetime
+    ) -> Freeze | OrCancelled:
         """The last re-check, then fix the letters' sequence numbers and start the
         hand-off, in one transaction."""
         with step(self.claim) as session:
@@ -196,6 +201,7 @@ class PostJob(BatchWork):
                     letters=len(order),
                     pages=sum(pages),
                     outbox_id=self.outbox_id,
+                    addresses_read_at=read_at,
                 )
             )
         return Freeze.FROZEN
