@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from dispatch.accounts import services as accounts
 from dispatch.accounts.models import User
@@ -91,8 +91,9 @@ def versions_query(principal: Principal) -> Select[CreativeVersion]:
     """The partner's versions, newest first; the bundle bytes are loaded only if read."""
     return (
         select(CreativeVersion)
-        .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
         .join(Creative, Creative.id == CreativeVersion.creative_id)
+        # The creative comes from the join the filter needs, not from a second one.
+        .options(defer(CreativeVersion.bundle), contains_eager(CreativeVersion.creative))
         .where(Creative.partner_id == _partner_id(principal))
         .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
     )
@@ -272,6 +273,8 @@ def campaign_docs(session: Session, campaigns: Sequence[Campaign]) -> list[Campa
     """Documents for a page of campaigns: their creative versions loaded in one query
     (without the bundle bytes, which a list never needs)."""
     ids = {c.creative_version_id for c in campaigns}
+    if not ids:
+        return []
     # Held here: the session's identity map keeps objects only while they are referenced.
     versions = {
         v.id: v
