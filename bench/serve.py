@@ -44,7 +44,7 @@ from typing import Any
 import _database
 import _results
 import httpx2
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, text, update
 
 from dispatch.accounts import services as accounts
 from dispatch.accounts.roles import Role
@@ -312,6 +312,10 @@ def main() -> None:
     process = None
     try:
         cookie, token = seed(engine, args.campaigns)
+        # Autovacuum may be off on this machine: give the planner the statistics a
+        # database in service has (without them it scans all campaigns and sorts).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM (ANALYZE)"))
         engine.dispose()
         port = free_port()
         process = start_server(url, port, args.workers, folder / "serve.log")

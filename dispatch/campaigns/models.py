@@ -110,6 +110,8 @@ class Campaign(Base):
         CheckConstraint("holdout_bp BETWEEN 0 AND 5000", name="holdout_bp_range"),
         CheckConstraint("response_days BETWEEN 1 AND 365", name="response_days_range"),
         Index(None, "status"),
+        # A partner's campaigns, newest first: the portal's dashboard and lists.
+        Index(None, "partner_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
