@@ -12,9 +12,11 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.accounts import credentials
 from dispatch.accounts.models import (
@@ -344,14 +346,38 @@ def open_session(session: Session, user: User, origin: str, *, verified: bool) -
     return NewSession(value, row)
 
 
+def _with_user(credential: type[WebSession] | type[ApiToken]) -> Select[*tuple[Any, ...]]:
+    """The credential whose hash is ``:hash``, its user and the user's partner in one
+    row: every request asks this first, so the statement is built once, and the user
+    and partner land in the session's identity map (``credential.user`` and
+    ``user.partner`` then need no query) without a joined loader set up per request."""
+    return (
+        select(credential, User, Partner)
+        .join(User, User.id == credential.user_id)
+        .outerjoin(Partner, Partner.id == User.partner_id)
+        .where(credential.token_hash == bindparam("hash"))
+    )
+
+
+_SESSION_LOOKUP = _with_user(WebSession)
+_TOKEN_LOOKUP = _with_user(ApiToken)
+
+
+def _look_up(session: Session, statement: Select[*tuple[Any, ...]], value: str) -> Any:
+    found = session.execute(statement, {"hash": credentials.token_hash(value)}).first()
+    if found is None:
+        return None
+    credential, user, partner = found
+    # Loaded, not changed: no history, nothing for the next flush to write.
+    set_committed_value(credential, "user", user)
+    set_committed_value(user, "partner", partner)
+    return credential
+
+
 def find_session(session: Session, value: str) -> WebSession | None:
     """The live session for a cookie value (sliding expiry), or None; its user and the
     user's partner come in the same query."""
-    row = session.get(
-        WebSession,
-        credentials.token_hash(value),
-        options=[joinedload(WebSession.user).joinedload(User.partner)],
-    )
+    row: WebSession | None = _look_up(session, _SESSION_LOOKUP, value)
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -424,11 +450,7 @@ def create_token(
 
 
 def find_token(session: Session, value: str) -> ApiToken | None:
-    token = session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user).joinedload(User.partner))
-        .where(ApiToken.token_hash == credentials.token_hash(value))
-    )
+    token: ApiToken | None = _look_up(session, _TOKEN_LOOKUP, value)
     now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None

@@ -47,15 +47,19 @@ class Page(Generic[T]):
         return self.page > 1
 
 
-def paginate(session: Session, query: Select[Any], request: PageRequest) -> Page[Any]:
-    """One page of ``query`` (which must be ordered)."""
-    rows = list(
-        session.scalars(
-            query.offset((request.page - 1) * request.per_page).limit(request.per_page + 1)
-        )
-    )
+def paginate(
+    session: Session,
+    query: Select[*tuple[Any, ...]],
+    request: PageRequest,
+    *,
+    rows: bool = False,
+) -> Page[Any]:
+    """One page of ``query`` (which must be ordered): its objects, or with ``rows`` its
+    whole rows (a query of several columns)."""
+    paged = query.offset((request.page - 1) * request.per_page).limit(request.per_page + 1)
+    found = list(session.execute(paged).all() if rows else session.scalars(paged))
     return Page(
-        rows[: request.per_page], request.page, request.per_page, len(rows) > request.per_page
+        found[: request.per_page], request.page, request.per_page, len(found) > request.per_page
     )
 
 

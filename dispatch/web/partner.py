@@ -37,8 +37,8 @@ PREVIEW_PAGE_CSP = (
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, session: DB, me: Viewer) -> Response:
-    versions = list(session.scalars(ops.versions_query(me).limit(8)))
-    campaigns = ops.campaign_docs(session, list(session.scalars(ops.campaigns_query(me).limit(8))))
+    versions = ops.recent_versions(session, me, 8)
+    campaigns = ops.campaign_docs(session.execute(ops.campaigns_query(me).limit(8)).all())
     return render(request, "partner_home.html", {"versions": versions, "campaigns": campaigns})
 
 
@@ -126,8 +126,8 @@ def preview(request: Request, session: DB, me: Viewer, version_id: str, name: st
 
 @router.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(request: Request, session: DB, me: Viewer, paging: Paging) -> Response:
-    page = paginate(session, ops.campaigns_query(me), paging)
-    docs = ops.campaign_docs(session, page.items)
+    page = paginate(session, ops.campaigns_query(me), paging, rows=True)
+    docs = ops.campaign_docs(page.items)
     return render(request, "partner_campaigns.html", {"page": page, "campaigns": docs})
 
 

@@ -122,8 +122,8 @@ def get_preview(
 
 @router.get("/campaigns", summary="Your partner's campaigns: state and dates")
 def list_campaigns(session: DB, me: Viewer, paging: Paging) -> CampaignList:
-    page = paginate(session, ops.campaigns_query(me), paging)
-    items = ops.campaign_docs(session, page.items)
+    page = paginate(session, ops.campaigns_query(me), paging, rows=True)
+    items = ops.campaign_docs(page.items)
     return CampaignList(items=items, page=page_info(page))
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, contains_eager, defer, joinedload
+from sqlalchemy import Row, Select, bindparam, join, select
+from sqlalchemy.orm import Session
 
 from dispatch.accounts import services as accounts
 from dispatch.accounts.models import User
@@ -87,23 +88,57 @@ def creatives_query(principal: Principal) -> Select[Creative]:
     )
 
 
-def versions_query(principal: Principal) -> Select[CreativeVersion]:
-    """The partner's versions, newest first; the bundle bytes are loaded only if read."""
-    return (
-        select(CreativeVersion)
-        .join(Creative, Creative.id == CreativeVersion.creative_id)
-        # The creative comes from the join the filter needs, not from a second one.
-        .options(defer(CreativeVersion.bundle), contains_eager(CreativeVersion.creative))
-        .where(Creative.partner_id == _partner_id(principal))
-        .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
+#: The partner's latest versions for the dashboard, as rows (what the table shows, no
+#: bundle bytes, no ORM objects), built once: it runs on every dashboard view.
+_RECENT_VERSIONS = (
+    select(
+        CreativeVersion.public_id,
+        Creative.name.label("creative_name"),
+        CreativeVersion.version,
+        CreativeVersion.status,
+        CreativeVersion.submitted_at,
     )
+    .join(Creative, Creative.id == CreativeVersion.creative_id)
+    .where(Creative.partner_id == bindparam("partner_id"))
+    .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
-def campaigns_query(principal: Principal) -> Select[Campaign]:
-    return (
-        select(Campaign)
-        .where(Campaign.partner_id == _partner_id(principal))
-        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+def recent_versions(
+    session: Session, principal: Principal, limit: int
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The partner's ``limit`` latest creative versions, newest first."""
+    params = {"partner_id": _partner_id(principal), "limit": limit}
+    return session.execute(_RECENT_VERSIONS, params).all()
+
+
+#: What a campaign document shows, in one row: the campaign's own columns and the name
+#: and number of its creative version (no segment source, no ORM objects to build).
+_CAMPAIGN_ROW = select(
+    Campaign.public_id,
+    Campaign.status,
+    Campaign.channel,
+    Creative.name.label("creative_name"),
+    CreativeVersion.version,
+    CreativeVersion.public_id.label("version_id"),
+    Campaign.created_at,
+    Campaign.approved_at,
+    Campaign.send_at,
+    Campaign.started_at,
+    Campaign.completed_at,
+    Campaign.cancelled_at,
+).select_from(
+    join(Campaign, CreativeVersion, CreativeVersion.id == Campaign.creative_version_id).join(
+        Creative, Creative.id == CreativeVersion.creative_id
+    )
+)
+
+
+def campaigns_query(principal: Principal) -> Select[*tuple[Any, ...]]:
+    """The partner's campaigns as document rows (:func:`campaign_docs`), newest first."""
+    return _CAMPAIGN_ROW.where(Campaign.partner_id == _partner_id(principal)).order_by(
+        Campaign.created_at.desc(), Campaign.id.desc()
     )
 
 
@@ -269,42 +304,29 @@ def creative_doc(creative: Creative, *, with_versions: bool = False) -> Creative
     )
 
 
-def campaign_docs(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignDoc]:
-    """Documents for a page of campaigns: their creative versions loaded in one query
-    (without the bundle bytes, which a list never needs)."""
-    ids = {c.creative_version_id for c in campaigns}
-    if not ids:
-        return []
-    # Held here: the session's identity map keeps objects only while they are referenced.
-    versions = {
-        v.id: v
-        for v in session.scalars(
-            select(CreativeVersion)
-            .options(defer(CreativeVersion.bundle), joinedload(CreativeVersion.creative))
-            .where(CreativeVersion.id.in_(ids))
-        )
-    }
-    return [campaign_doc(session, c, versions.get(c.creative_version_id)) for c in campaigns]
+def campaign_docs(rows: Sequence[Row[*tuple[Any, ...]]]) -> list[CampaignDoc]:
+    """Documents for rows of :func:`campaigns_query` (one query for a whole page)."""
+    return [_campaign_doc(row) for row in rows]
 
 
-def campaign_doc(
-    session: Session, campaign: Campaign, version: CreativeVersion | None = None
-) -> CampaignDoc:
-    if version is None:
-        version = session.get_one(CreativeVersion, campaign.creative_version_id)
+def campaign_doc(session: Session, campaign: Campaign) -> CampaignDoc:
+    return _campaign_doc(session.execute(_CAMPAIGN_ROW.where(Campaign.id == campaign.id)).one())
+
+
+def _campaign_doc(row: Row[*tuple[Any, ...]]) -> CampaignDoc:
     return CampaignDoc(
-        id=campaign.public_id,
-        state=campaign.status,
-        channel=campaign.channel,
-        creative=f"{version.creative.name} v{version.version}",
-        creative_version_id=version.public_id,
-        created_at=campaign.created_at,
-        approved_at=campaign.approved_at,
-        send_at=campaign.send_at,
-        started_at=campaign.started_at,
-        completed_at=campaign.completed_at,
-        cancelled_at=campaign.cancelled_at,
-        reports_url=f"/api/v1/partner/campaigns/{campaign.public_id}/reports",
+        id=row.public_id,
+        state=row.status,
+        channel=row.channel,
+        creative=f"{row.creative_name} v{row.version}",
+        creative_version_id=row.version_id,
+        created_at=row.created_at,
+        approved_at=row.approved_at,
+        send_at=row.send_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        cancelled_at=row.cancelled_at,
+        reports_url=f"/api/v1/partner/campaigns/{row.public_id}/reports",
     )
 
 
