@@ -14,11 +14,13 @@ or partner account opens no member route; and a member link opens nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.accounts import services as accounts
@@ -30,15 +32,34 @@ from dispatch.register.tokens import LinkPurpose
 from dispatch.web.problems import forbidden, is_api, not_found, unauthenticated
 
 SESSION_COOKIE = "dispatch_session"
+#: Requests in the database at once. A request uses at most two connections (a member
+#: link counts its failures in a transaction of its own), so the pool holds twice this.
+DB_SLOTS = 8
 #: The preference-centre session of a member (HttpOnly, SameSite=Lax: the visit
 #: starts with a link followed from a mail client or a QR code, another site).
 MEMBER_COOKIE = "dispatch_member"
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the handler returns, else rolled back.
+
+    Opening the session does no I/O (the connection is taken by the first query), so it
+    happens on the event loop; the commit or rollback, which talk to the database, run
+    in the thread pool, shielded from cancellation so that a dropped client never leaves
+    a connection checked out.
+
+    A request holds its connection across several thread-pool calls (its access check,
+    its handler, its commit). Were more requests to hold connections than the pool has,
+    the thread pool could fill with checkouts waiting for connections whose requests
+    wait for a thread to commit: a deadlock until the pool's timeout. So a request first
+    takes one of ``app.state.db_slots`` (:data:`DB_SLOTS`, sized with the pool in
+    :func:`dispatch.web.app.create_app`), and waits for it on the event loop, not in a
+    thread. Fewer requests in threads at once also means less contention for the GIL.
+    """
     factory: sessionmaker[Session] = request.app.state.sessions
-    with factory() as session:
+    slots: anyio.Semaphore = request.app.state.db_slots
+    async with slots:
+        session = factory()
         session.begin()
         try:
             yield session
@@ -46,9 +67,21 @@ def db_session(request: Request) -> Iterator[Session]:
             # Detach first: a rollback would expire what the error page still shows
             # (the signed-in user's name and role).
             session.expunge_all()
-            session.rollback()
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_end, session, commit=False)
             raise
-        session.commit()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_end, session, commit=True)
+
+
+def _end(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 #: ``scope="function"``: the transaction commits when the handler returns, *before* the

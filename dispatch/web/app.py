@@ -6,14 +6,17 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import make_url
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dispatch.config import Settings, load_settings
 from dispatch.creatives.archive import MAX_ARCHIVE_BYTES
@@ -31,6 +34,7 @@ from dispatch.web import (
     staff,
     staff_api,
 )
+from dispatch.web.access import DB_SLOTS
 
 access_log = logging.getLogger("dispatch.web.access")
 #: Largest request body accepted: a bundle at its limit plus the form around it.
@@ -51,7 +55,7 @@ SECURITY_HEADERS = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service for ``settings`` (default: the ``DISPATCH_*`` environment)."""
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **_pool_for(settings.database_url))
     ensure_current(engine)
 
     @contextlib.asynccontextmanager
@@ -80,9 +84,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = bound_sessions(engine)
+    app.state.db_slots = anyio.Semaphore(DB_SLOTS)
     for exc_type in (Exception, problems.Problem, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(exc_type, problems.handle)
-    app.middleware("http")(_guard)
+    app.add_middleware(_Guard)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
@@ -102,27 +107,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Body size limit, security headers, and one structured access-log line."""
-    started = time.perf_counter()
+def _pool_for(url: str) -> dict[str, int]:
+    """Room in the connection pool for every admitted request (see ``DB_SLOTS``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return {}  # one connection shared by all, in a pool that takes no sizes
+    # A little over for /readyz, which checks the database outside a request's session.
+    return {"pool_size": 2 * DB_SLOTS, "max_overflow": 4}
+
+
+class _Guard:
+    """Body size limit, security headers, and one structured access-log line.
+
+    A plain ASGI middleware (Starlette's ``BaseHTTPMiddleware`` would run every request
+    in a task group of its own with memory streams between the two halves, a cost the
+    dashboard paid on each view): it refuses an oversized or control-character request
+    before the app, adds the headers to the response's start, and logs when it ends.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request = Request(scope)
+        status = 500
+        response_started = False
+
+        async def send_guarded(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        refusal = _refusal(request)
+        try:
+            if refusal is not None:
+                await (await problems.handle(request, refusal))(scope, receive, send_guarded)
+            else:
+                await self.app(scope, receive, send_guarded)
+        except Exception as exc:  # an error the handlers did not see (middleware, streaming)
+            if response_started:
+                raise  # too late for an error page: the client sees a cut-off answer
+            await (await problems.handle(request, exc))(scope, receive, send_guarded)
+        finally:
+            _log_access(request, status, started)
+
+
+def _refusal(request: Request) -> problems.Problem | None:
+    """Why a request is refused before the app sees it, if it is."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
-        response: Response = await problems.handle(
-            request, problems.Problem(413, f"the request is over {MAX_BODY // 1024 // 1024} MB")
-        )
-    elif _has_control(request):
+        return problems.Problem(413, f"the request is over {MAX_BODY // 1024 // 1024} MB")
+    if _has_control(request):
         # No path id or query value has a use for one, and a NUL would reach the
         # database (PostgreSQL refuses it in text).
-        response = await problems.handle(
-            request, problems.Problem(400, "the address has a control character")
-        )
-    else:
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # an error the handlers did not see (middleware, streaming)
-            response = await problems.handle(request, exc)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        return problems.Problem(400, "the address has a control character")
+    return None
+
+
+def _log_access(request: Request, status: int, started: float) -> None:
     route = request.scope.get("route")
     principal = getattr(request.state, "principal", None)
     # The route's template, never the path: no id, token or query string is logged.
@@ -131,13 +182,12 @@ async def _guard(request: Request, call_next: Callable[[Request], Awaitable[Resp
             {
                 "method": request.method,
                 "route": getattr(route, "path", "(unmatched)"),
-                "status": response.status_code,
+                "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
                 "user": principal.user.public_id if principal else None,
             }
         )
     )
-    return response
 
 
 def _has_control(request: Request) -> bool:
