@@ -23,11 +23,16 @@ $(STAMP): pyproject.toml $(LOCK)
 # newest allowed versions: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME).
 # --universal writes one lock for every platform and Python >= 3.11 (with markers).
 LOCK_ARGS ?=
+# uv runs from a venv of its own (.venv-lock, the lock's uv version): .venv cannot host
+# it, since after a change to pyproject.toml .venv no longer installs from the old lock.
 # It works on a copy (uv reads the pins to keep from its output file) and replaces the
 # lock only when the result differs, so that an unchanged lock does not rebuild .venv.
-lock: $(STAMP)
+LOCKENV := .venv-lock
+lock:
+	test -x $(LOCKENV)/bin/uv || { $(PY) -m venv $(LOCKENV) && \
+	  $(LOCKENV)/bin/pip install --quiet "$$(grep -m1 '^uv==' $(LOCK) | cut -d' ' -f1)"; }
 	cp $(LOCK) $(LOCK).new
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	$(LOCKENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 	  --generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o $(LOCK).new
 	if cmp -s $(LOCK) $(LOCK).new; then rm $(LOCK).new; else mv $(LOCK).new $(LOCK); fi
 
