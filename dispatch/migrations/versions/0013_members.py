@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 When = sa.DateTime(timezone=True)
-# Frozen here (not imported): dispatch.members.tokens.LinkPurpose lists the same.
+# Frozen here (not imported): dispatch.register.tokens.LinkPurpose lists the same.
 PURPOSES = "'unsubscribe', 'centre', 'letter', 'session', 'confirm'"
 
 
