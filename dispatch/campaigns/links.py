@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import BigInteger, String, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,6 +47,42 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
     session.execute(statement, rows)
 
 
+def _insert_new_pg(
+    session: Session,
+    campaign_id: int,
+    purpose: LinkPurpose,
+    member_ids: Sequence[int],
+    digests: list[str],
+    now: dt.datetime,
+) -> None:
+    """The same as :func:`_insert_new` for one purpose on PostgreSQL: one statement
+    over two arrays. Sent as rows, each link was a statement of its own (psycopg's
+    pipelined executemany): about 70 microseconds of worker CPU per link and as much
+    again in the database, a third of a post batch's time (bench/campaigns.py)."""
+    given = (
+        func.unnest(
+            bindparam("digests", digests, type_=ARRAY(String)),
+            bindparam("member_ids", list(member_ids), type_=ARRAY(BigInteger)),
+        )
+        .table_valued("digest", "member_id")
+        .render_derived()
+    )
+    rows = select(
+        given.c.digest,
+        literal(purpose.value, MemberLink.purpose.type),
+        given.c.member_id,
+        literal(campaign_id, MemberLink.campaign_id.type),
+        literal(now, MemberLink.created_at.type),
+        literal(now + LIFETIMES[purpose], MemberLink.expires_at.type),
+    )
+    columns = ["digest", "purpose", "member_id", "campaign_id", "created_at", "expires_at"]
+    session.execute(
+        pg_insert(MemberLink)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
+
+
 def issue(
     session: Session,
     campaign_id: int,
@@ -56,10 +94,21 @@ def issue(
 ) -> None:
     """Store the campaign's links of ``purposes`` for ``member_ids``, in the caller's step."""
     now = now or utcnow()
-    rows = []
     for purpose in purposes:
         if purpose not in CAMPAIGN_LINKS:
             raise ValueError(f"{purpose} links are not made per campaign")
+    if not member_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        for purpose in purposes:
+            digests = [
+                tokens.digest(purpose, campaign_value(purpose, secret, campaign_id, member_id))
+                for member_id in member_ids
+            ]
+            _insert_new_pg(session, campaign_id, purpose, member_ids, digests, now)
+        return
+    rows = []
+    for purpose in purposes:
         expires = now + LIFETIMES[purpose]
         for member_id in member_ids:
             value = campaign_value(purpose, secret, campaign_id, member_id)
