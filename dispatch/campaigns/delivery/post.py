@@ -276,11 +276,14 @@ class PostJob(BatchWork):
         )
 
     def _delivered(self) -> None:
+        # Every letter still included is in the batch just handed off: one UPDATE by
+        # status, rather than reading their ids to send them back in an ANY list.
+        now = utcnow()
         with step(self.claim) as session:
-            self.mark(
-                session,
-                self._included(session),
-                RecipientStatus.DELIVERED,
-                only=(RecipientStatus.INCLUDED,),
+            session.execute(
+                update(CampaignRecipient)
+                .where(self.where, CampaignRecipient.status == RecipientStatus.INCLUDED.value)
+                .values(status=RecipientStatus.DELIVERED.value, reason=None, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-            self.close(session, BatchStatus.DONE, handed_off_at=utcnow(), last_error=None)
+            self.close(session, BatchStatus.DONE, handed_off_at=now, last_error=None)

@@ -158,6 +158,8 @@ class BatchWork:
                     CampaignRecipient.status.in_([s.value for s in only]),
                 )
                 .values(status=status.value, reason=reason, updated_at=now)
+                # The job's sessions hold no recipient objects to keep in step.
+                .execution_options(synchronize_session=False)
             )
 
     def suppress(self, session: Session, blocked: dict[int, str]) -> None:
