@@ -10,7 +10,7 @@ builder and the letter engine compute the same values from the secret
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, String, bindparam, func, literal, select
@@ -91,30 +91,37 @@ def issue(
     secret: str,
     *,
     now: dt.datetime | None = None,
+    values: Mapping[int, str] | None = None,
 ) -> None:
-    """Store the campaign's links of ``purposes`` for ``member_ids``, in the caller's step."""
+    """Store the campaign's links of ``purposes`` for ``member_ids``, in the caller's step.
+
+    ``values``: the links' values by member, where the caller has made them already
+    (a post batch's printed letter codes); one purpose only."""
     now = now or utcnow()
     for purpose in purposes:
         if purpose not in CAMPAIGN_LINKS:
             raise ValueError(f"{purpose} links are not made per campaign")
+    if values is not None and len(purposes) != 1:
+        raise ValueError("values are given for one purpose at a time")
+
+    def value(purpose: LinkPurpose, member_id: int) -> str:
+        made = values.get(member_id) if values is not None else None
+        return made if made is not None else campaign_value(purpose, secret, campaign_id, member_id)
+
     if not member_ids:
         return
     if session.get_bind().dialect.name == "postgresql":
         for purpose in purposes:
-            digests = [
-                tokens.digest(purpose, campaign_value(purpose, secret, campaign_id, member_id))
-                for member_id in member_ids
-            ]
+            digests = [tokens.digest(purpose, value(purpose, m)) for m in member_ids]
             _insert_new_pg(session, campaign_id, purpose, member_ids, digests, now)
         return
     rows = []
     for purpose in purposes:
         expires = now + LIFETIMES[purpose]
         for member_id in member_ids:
-            value = campaign_value(purpose, secret, campaign_id, member_id)
             rows.append(
                 {
-                    "digest": tokens.digest(purpose, value),
+                    "digest": tokens.digest(purpose, value(purpose, member_id)),
                     "purpose": purpose.value,
                     "member_id": member_id,
                     "campaign_id": campaign_id,

@@ -110,9 +110,9 @@ class PostJob(BatchWork):
             rendered = self._render_letters(rows)
             if rendered is None:
                 continue  # a letter failed and was recorded; render the rest again
-            pdf, order, pages = rendered
+            pdf, order, pages, codes = rendered
             faults.reached("rendered")
-            frozen = self._freeze(order, pages, read_at)
+            frozen = self._freeze(order, pages, codes, read_at)
             if frozen is CANCELLED:
                 return CANCELLED
             if frozen is Freeze.FROZEN:
@@ -153,9 +153,11 @@ class PostJob(BatchWork):
             )
         )
 
-    def _render_letters(self, rows: list[Row[Any]]) -> tuple[bytes, list[int], list[int]] | None:
-        """(PDF, member ids in print order, pages per letter), or None after recording
-        a letter that cannot be printed as failed."""
+    def _render_letters(
+        self, rows: list[Row[Any]]
+    ) -> tuple[bytes, list[int], list[int], dict[int, str]] | None:
+        """(PDF, member ids in print order, pages per letter, each member's printed
+        code), or None after recording a letter that cannot be printed as failed."""
         letters = [letter_for(self.content, row) for row in rows]
         variants = self.content.variants({cast(LetterKey, letter.key) for letter in letters})
         out = io.BytesIO()
@@ -176,10 +178,15 @@ class PostJob(BatchWork):
             return None
         order = [rows[entry.input_index].member_id for entry in index]
         pages = [entry.page_count for entry in index]
-        return out.getvalue(), order, pages
+        codes = {
+            row.member_id: letter.code
+            for row, letter in zip(rows, letters, strict=True)
+            if letter.code is not None
+        }
+        return out.getvalue(), order, pages, codes
 
     def _freeze(
-        self, order: list[int], pages: list[int], read_at: dt.datetime
+        self, order: list[int], pages: list[int], codes: dict[int, str], read_at: dt.datetime
     ) -> Freeze | OrCancelled:
         """The last re-check, then fix the letters' sequence numbers and start the
         hand-off, in one transaction."""
@@ -192,7 +199,15 @@ class PostJob(BatchWork):
                 return Freeze.DROPPED
             self._number(session, order)
             # The letters' codes work from the moment they can be printed.
-            links.issue(session, self.campaign_id, order, [LinkPurpose.LETTER], self.content.secret)
+            # With the codes the letters print (each an HMAC, made once).
+            links.issue(
+                session,
+                self.campaign_id,
+                order,
+                [LinkPurpose.LETTER],
+                self.content.secret,
+                values=codes,
+            )
             session.execute(
                 update(CampaignBatch)
                 .where(CampaignBatch.id == self.claim.batch_id)
