@@ -57,8 +57,8 @@ def _insert_new_pg(
 ) -> None:
     """The same as :func:`_insert_new` for one purpose on PostgreSQL: one statement
     over two arrays. Sent as rows, each link was a statement of its own (psycopg's
-    pipelined executemany): about 70 microseconds of worker CPU per link and as much
-    again in the database, a third of a post batch's time (bench/campaigns.py)."""
+    pipelined executemany): 2,000 links took 41 ms of worker CPU and 105 ms in all;
+    as one statement 17 and 57 ms (bench database, 200,000 members)."""
     given = (
         func.unnest(
             bindparam("digests", digests, type_=ARRAY(String)),
