@@ -70,17 +70,21 @@ class EmailJob(BatchWork):
         """Send the batch; :data:`CANCELLED` if the campaign was stopped meanwhile.
 
         Raises :class:`RetryLater` if the mailer deferred some messages (4xx)."""
-        self._fail_unconfirmed()
-        rows = self.load_and_recheck()
+        clock = self.clock.step
+        with clock("load"):
+            self._fail_unconfirmed()
+            rows = self.load_and_recheck()
         if rows is CANCELLED:
             return CANCELLED
         chunks = [rows[start : start + EMAIL_CHUNK] for start in range(0, len(rows), EMAIL_CHUNK)]
         answers: dict[int, SendResult] = {}  # the last chunk's, not yet recorded
         deferred = 0
-        built: Built = self._build(chunks[0]) if chunks else ([], {})
+        with clock("build"):
+            built: Built = self._build(chunks[0]) if chunks else ([], {})
         with ThreadPoolExecutor(1, thread_name_prefix="email-chunk") as sender:
             for number in range(len(chunks)):
-                ready = self._record_and_prepare(answers, built)
+                with clock("record_and_prepare"):
+                    ready = self._record_and_prepare(answers, built)
                 answers = {}
                 if ready is CANCELLED:
                     return CANCELLED  # the chunks after it must not be sent either
@@ -88,11 +92,14 @@ class EmailJob(BatchWork):
                 # Built while the mailer has this chunk: the build is CPU, the send
                 # mostly waits for the server.
                 if number + 1 < len(chunks):
-                    built = self._build(chunks[number + 1])
-                answers = sending.result()
+                    with clock("build"):
+                        built = self._build(chunks[number + 1])
+                with clock("wait_for_mailer"):
+                    answers = sending.result()
                 deferred += sum(1 for answer in answers.values() if answer.status == "retry")
                 faults.reached("chunk_sent")
-        self._record_and_close(answers, done=not deferred)
+        with clock("record"):
+            self._record_and_close(answers, done=not deferred)
         if deferred:
             raise RetryLater(
                 f"{deferred} e-mails deferred by the mailer (4xx); the batch will be retried",

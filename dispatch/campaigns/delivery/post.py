@@ -92,6 +92,7 @@ class PostJob(BatchWork):
 
     def run(self) -> OrCancelled | None:
         """Do the batch from wherever it stands; :data:`CANCELLED` if it was stopped."""
+        clock = self.clock.step
         if self.claim.previous_status == BatchStatus.HANDING_OFF.value:
             if self.transport.outbox.is_complete(self.outbox_id):
                 self._delivered()  # the dead holder finished the upload
@@ -101,25 +102,30 @@ class PostJob(BatchWork):
             # Taken before the read: a move in between counts as after it, so the
             # new address is never blamed for a letter that may carry the old one.
             read_at = utcnow()
-            rows = self.load_and_recheck()
+            with clock("load"):
+                rows = self.load_and_recheck()
             if rows is CANCELLED:
                 return CANCELLED
             if not rows:
                 self.done(letters=0, pages=0)
                 return None
-            rendered = self._render_letters(rows)
+            with clock("render"):
+                rendered = self._render_letters(rows)
             if rendered is None:
                 continue  # a letter failed and was recorded; render the rest again
             pdf, order, pages, codes = rendered
             faults.reached("rendered")
-            frozen = self._freeze(order, pages, codes, read_at)
+            with clock("freeze"):
+                frozen = self._freeze(order, pages, codes, read_at)
             if frozen is CANCELLED:
                 return CANCELLED
             if frozen is Freeze.FROZEN:
                 break
-        self._hand_off(pdf, pages)
+        with clock("hand_off"):
+            self._hand_off(pdf, pages)
         faults.reached("handed_off")
-        self._delivered()
+        with clock("record"):
+            self._delivered()
         return None
 
     def _start_again(self) -> None:
