@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,6 +17,7 @@ from sqlalchemy import update
 
 from dispatch.campaigns import delivery, faults
 from dispatch.campaigns import services as cs
+from dispatch.campaigns.content import CampaignContent
 from dispatch.campaigns.delivery import email as delivery_email
 from dispatch.campaigns.models import BatchStatus, CampaignBatch, CampaignStatus
 from dispatch.db.engine import session_scope
@@ -287,3 +289,35 @@ def test_answers_are_recorded_even_when_the_claim_was_lost_meanwhile(
     assert len(world.with_status(cid, "pending")) == 4
     assert len(server.received) == 2
     assert set(server.recipients()) <= set(_addresses(world, ids).values())
+
+
+def test_an_error_building_the_next_chunk_keeps_the_answers_of_the_one_sent(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = relay()
+    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
+    ids = world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+    built = 0
+    email = CampaignContent.email
+
+    def breaks_on_the_third(self: CampaignContent, **kwargs: Any) -> bytes:
+        nonlocal built
+        built += 1
+        if built == 3:  # the second chunk is built while the first is at the mailer
+            raise RuntimeError("out of memory")
+        return email(self, **kwargs)
+
+    monkeypatch.setattr(CampaignContent, "email", breaks_on_the_third)
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        world.run_batch(cid, 0)
+
+    assert len(server.received) == 2
+    assert len(world.with_status(cid, "delivered")) == 2  # recorded, not left in doubt
+    assert world.with_status(cid, "sending") == set()
+    [batch] = world.batches(cid)
+    assert batch.claim_token is None and "out of memory" in (batch.last_error or "")
+    monkeypatch.setattr(CampaignContent, "email", email)
+    assert world.finish(cid) == CampaignStatus.COMPLETED.value
+    assert server.recipients() == Counter(_addresses(world, ids).values())

@@ -92,8 +92,14 @@ class EmailJob(BatchWork):
                 # Built while the mailer has this chunk: the build is CPU, the send
                 # mostly waits for the server.
                 if number + 1 < len(chunks):
-                    with clock("build"):
-                        built = self._build(chunks[number + 1])
+                    try:
+                        with clock("build"):
+                            built = self._build(chunks[number + 1])
+                    except Exception:
+                        # The chunk at the mailer goes out whatever failed here: keep
+                        # its answers rather than leave it in doubt.
+                        self._record_only(sending.result())
+                        raise
                 with clock("wait_for_mailer"):
                     answers = sending.result()
                 deferred += sum(1 for answer in answers.values() if answer.status == "retry")
@@ -161,6 +167,10 @@ class EmailJob(BatchWork):
             by_outcome.setdefault(outcome, []).append(member_id)
         for (status, reason), ids in by_outcome.items():
             self.mark(session, ids, status, reason, only=(RecipientStatus.SENDING,))
+
+    def _record_only(self, answers: dict[int, SendResult]) -> None:
+        with session_scope(self.claim.engine) as session:
+            self._record(session, answers)
 
     def _record_and_prepare(
         self, answers: dict[int, SendResult], built: Built
