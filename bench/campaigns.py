@@ -71,6 +71,7 @@ from dispatch import batchformat as bf
 from dispatch.campaigns import services as cs
 from dispatch.campaigns.content import CampaignContent, content_for
 from dispatch.campaigns.delivery import letter_for, recipient_columns
+from dispatch.campaigns.delivery.steps import STEP
 from dispatch.campaigns.models import Campaign
 from dispatch.creatives import services as cr
 from dispatch.creatives.models import Creative, CreativeVersion, Partner
@@ -417,6 +418,8 @@ class Run:
     pg_cpu_s: float = 0.0
     polls: int = 0  # status queries of the bench while the campaign ran
     baseline: float = 0.0  # the paired baseline's rate (letters/s or messages/s)
+    #: Per job step, summed over the batches: wall-clock and job-thread CPU seconds.
+    steps: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -546,6 +549,8 @@ def run_campaign(
     finally:
         workers.stop()
     run.load_after = loadavg()
+    if workers.log is not None:
+        run.steps = job_steps(workers.log, cid)
     with session_scope(engine) as session:
         campaign = session.get_one(Campaign, cid)
         session.expunge(campaign)
@@ -579,6 +584,21 @@ def run_campaign(
         f"{run.suppressed:,} - failed {run.failed:,} - held out {run.held_out:,}"
     )
     return campaign
+
+
+def job_steps(log: Path, campaign_id: int) -> dict[str, list[float]]:
+    """Sum the batch jobs' step lines (dispatch/campaigns/delivery/steps.py) of one
+    campaign from the workers' log: {step: [wall s, CPU s]}."""
+    marker = f"campaign {campaign_id} batch "
+    steps: dict[str, list[float]] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if marker not in line or " steps: " not in line:
+            continue
+        for name, wall, cpu in STEP.findall(line.split(" steps: ", 1)[1]):
+            total = steps.setdefault(name, [0.0, 0.0])
+            total[0] += int(wall) / 1000
+            total[1] += int(cpu) / 1000
+    return steps
 
 
 def check_outbox(engine: Engine, outbox: Outbox, campaign: Campaign, run: Run) -> None:
@@ -747,6 +767,37 @@ def summary(runs: list[Run]) -> list[str]:
     return lines
 
 
+def where_the_time_goes(runs: list[Run]) -> list[str]:
+    """Per campaign kind, the medians over its runs of each batch-job step (summed over
+    the campaign's batches) and of the rest of the end-to-end time."""
+    lines = [
+        "Where the time goes: each batch job logs wall-clock and its own thread's CPU per "
+        "step (dispatch/campaigns/delivery/steps.py); per campaign the steps are summed "
+        "over its batches (jobs run 4 at a time, so the sums exceed the elapsed time), "
+        "medians over the runs. A step's wall-clock beyond its CPU is waiting: for "
+        "PostgreSQL, the mailer, or the other threads of its process (one GIL per "
+        "process). The e-mail sends run on the SMTP pool's threads, whose CPU the "
+        "`wait_for_mailer` step does not include. Not in any step: the snapshot (its own "
+        "column above), the queue between jobs, and PostgreSQL's own CPU (the column "
+        "above; per-statement shares are in bench/HISTORY.md).",
+        "",
+        "| campaign | step | wall (sum) | CPU (sum) | CPU per recipient |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for label in dict.fromkeys(r.label for r in runs):
+        same = [r for r in runs if r.label == label and r.steps]
+        if not same:
+            continue
+        delivered = statistics.median(r.delivered for r in same) or 1
+        for name in dict.fromkeys(n for r in same for n in r.steps):
+            wall = statistics.median(r.steps.get(name, [0.0, 0.0])[0] for r in same)
+            cpu = statistics.median(r.steps.get(name, [0.0, 0.0])[1] for r in same)
+            lines.append(
+                f"| {label} | {name} | {wall:.2f} s | {cpu:.2f} s | {cpu / delivered * 1e6:.0f} µs |"
+            )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -895,7 +946,9 @@ def report(args: argparse.Namespace, runs: list[Run], load_start: str) -> None:
     ]
     for run in runs:
         lines += describe(run)
-    lines += ["", "Medians (min-max) over the runs:", "", *summary(runs), "", "Checks:", ""]
+    lines += ["", "Medians (min-max) over the runs:", "", *summary(runs)]
+    lines += ["", *where_the_time_goes(runs)]
+    lines += ["", "Checks:", ""]
     for run in runs:
         lines += [f"- {run.label}: " + "; ".join(run.checks)]
     _results.publish(args, "campaigns.py", "\n".join(lines) + "\n")

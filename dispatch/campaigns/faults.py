@@ -22,7 +22,8 @@ from typing import Literal
 #: ``rendered``: a post batch's PDF exists, before the last re-check;
 #: ``handed_off``: the batch is complete in the outbox, before it is recorded;
 #: ``render``: just before the batch PDF is rendered;
-#: ``chunk_sent``: an e-mail chunk's answers are recorded, before the next chunk.
+#: ``chunk_sent``: an e-mail chunk's answers are in, before they are recorded
+#: (with the next chunk's re-check, or with closing the batch).
 Point = Literal["render", "rendered", "handed_off", "chunk_sent"]
 
 _hooks: dict[str, Callable[[], None]] = {}

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     # Font subsetting logs every table of every font it subsets, per batch.
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     jobs = tasks.jobs()
+    # Before taking messages: the letter frames are every post batch's, not one campaign's.
+    tasks.runtime().warm_up()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -32,6 +32,7 @@ from dispatch.db.engine import make_engine
 from dispatch.db.types import Channel, utcnow
 from dispatch.errors import ConfigurationError, InputError
 from dispatch.jobs.broker import make_broker
+from dispatch.rendering import variant
 from dispatch.rendering.identity import LinkSettings
 from dispatch.transports import channels
 from dispatch.transports.channels import Transport
@@ -88,6 +89,17 @@ class Runtime:
     def outbox(self) -> Outbox:
         """The outbox alone (upkeep needs no keys); the post transport shares it."""
         return channels.outbox(self.settings)
+
+    def warm_up(self) -> None:
+        """Lay out now what every post batch needs whatever its campaign (the letter
+        frame of each language), so the process's first batch does not; only where
+        post is configured. A failure is left for a batch to meet and report."""
+        if self.settings.printhouse_recipient is None:
+            return
+        try:
+            variant.warm_up(self.links.sender())
+        except Exception:
+            log.warning("could not lay out the letter frame in advance", exc_info=True)
 
     def transport(self, channel: Channel) -> Transport:
         """The transport of ``channel``; :class:`ConfigurationError` if it cannot work."""

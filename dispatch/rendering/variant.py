@@ -157,6 +157,18 @@ def _frame_graphs(language: str, sender: SenderInfo) -> tuple[PdfGraph, PdfGraph
     return first, following
 
 
+def warm_up(sender: SenderInfo) -> None:
+    """Lay out the system frame (letterhead, address window, objection notice) of
+    every language for ``sender`` now, into this process's cache.
+
+    The frame is the same for every campaign, and the costliest part of a variant:
+    0.17 s of CPU for both languages on the bench machine, which a fresh worker
+    process otherwise spends in its first post batch while its other threads wait.
+    """
+    for language in Language:
+        _frame_graphs(language.value, sender)
+
+
 def _field_boxes(page: Any, body: Rect) -> tuple[FieldBox, ...]:
     """Find the placeholder boxes on a body page; positions relative to the letter page."""
     found: list[FieldBox] = []

@@ -31,3 +31,6 @@ def test_campaign_bench_runs_post_and_email_campaigns(
     assert ran.section.count("median ratio of paired runs") == 3
     assert "PostgreSQL (workers' backends)" in ran.section
     assert "complete outbox batches" in ran.section and "one per delivered recipient" in ran.section
+    # Where the time goes: the jobs' own step lines, summed per campaign.
+    for row in ("| post | render |", "| post | freeze |", "| email (fast) | wait_for_mailer |"):
+        assert row in ran.section

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import update
 
 from dispatch.campaigns import delivery, faults
 from dispatch.campaigns import services as cs
+from dispatch.campaigns.content import CampaignContent
 from dispatch.campaigns.delivery import email as delivery_email
-from dispatch.campaigns.models import BatchStatus, CampaignStatus
+from dispatch.campaigns.models import BatchStatus, CampaignBatch, CampaignStatus
 from dispatch.db.engine import session_scope
+from dispatch.db.types import utcnow
 from dispatch.jobs import tasks
 from dispatch.register.models import Member
 from tests.campaigns.conftest import PARTNER, World
@@ -214,3 +219,105 @@ def test_cancel_between_chunks_stops_the_rest_of_the_batch(
     }
     assert world.status(cid) == CampaignStatus.CANCELLED.value
     assert world.report(cid).reconciled
+
+
+def _expire_lease(world: World, cid: int, number: int) -> None:
+    """What time does to a dead worker's claim: its heartbeat grows older than the lease."""
+    with session_scope(world.engine) as session:
+        session.execute(
+            update(CampaignBatch)
+            .where(CampaignBatch.campaign_id == cid, CampaignBatch.number == number)
+            .values(heartbeat_at=utcnow() - tasks.runtime().lease - dt.timedelta(seconds=5))
+        )
+
+
+def test_crash_before_a_chunks_answers_are_recorded_fails_it_unconfirmed_once(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = relay()
+    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
+    ids = world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+    chunks = 0
+
+    def dies_after_the_second_chunk() -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 2:  # the first chunk's answers went in with the second's "sending"
+            raise faults.Crash
+
+    with faults.inject("chunk_sent", dies_after_the_second_chunk), pytest.raises(faults.Crash):
+        world.run_batch(cid, 0)
+
+    assert len(world.with_status(cid, "delivered")) == 2
+    in_doubt = world.with_status(cid, "sending")
+    assert len(in_doubt) == 2 and len(server.received) == 4
+    _expire_lease(world, cid, 0)
+
+    outcome = world.run_batch(cid, 0)
+
+    assert outcome.status == BatchStatus.DONE.value
+    assert {m: world.recipients(cid)[m] for m in in_doubt} == {
+        m: ("failed", delivery.UNCONFIRMED) for m in in_doubt
+    }
+    assert outcome.delivered == 4 and outcome.failed == 2
+    # Nothing went out twice: the two in doubt were never sent again.
+    assert server.recipients() == Counter(_addresses(world, ids).values())
+    assert world.finish(cid) == CampaignStatus.COMPLETED.value
+    assert world.report(cid).reconciled
+
+
+def test_answers_are_recorded_even_when_the_claim_was_lost_meanwhile(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = relay()
+    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
+    ids = world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+
+    def another_worker_takes_over() -> None:
+        # The worker stalled with its first chunk at the mailer; another claimed it.
+        _expire_lease(world, cid, 0)
+        delivery.claim_batch(world.engine, cid, 0, tasks.runtime().lease)
+
+    with faults.inject("chunk_sent", another_worker_takes_over):
+        outcome = world.run_batch(cid, 0)
+
+    assert outcome.status == tasks.TAKEN_OVER
+    # The first chunk's answers are facts, kept; the second chunk was never marked.
+    assert len(world.with_status(cid, "delivered")) == 2
+    assert len(world.with_status(cid, "pending")) == 4
+    assert len(server.received) == 2
+    assert set(server.recipients()) <= set(_addresses(world, ids).values())
+
+
+def test_an_error_building_the_next_chunk_keeps_the_answers_of_the_one_sent(
+    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = relay()
+    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
+    ids = world.add_members(6, email_opt_in=True)
+    cid = world.dispatching("partner_email", creative=PARTNER)
+    built = 0
+    email = CampaignContent.email
+
+    def breaks_on_the_third(self: CampaignContent, **kwargs: Any) -> bytes:
+        nonlocal built
+        built += 1
+        if built == 3:  # the second chunk is built while the first is at the mailer
+            raise RuntimeError("out of memory")
+        return email(self, **kwargs)
+
+    monkeypatch.setattr(CampaignContent, "email", breaks_on_the_third)
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        world.run_batch(cid, 0)
+
+    assert len(server.received) == 2
+    assert len(world.with_status(cid, "delivered")) == 2  # recorded, not left in doubt
+    assert world.with_status(cid, "sending") == set()
+    [batch] = world.batches(cid)
+    assert batch.claim_token is None and "out of memory" in (batch.last_error or "")
+    monkeypatch.setattr(CampaignContent, "email", email)
+    assert world.finish(cid) == CampaignStatus.COMPLETED.value
+    assert server.recipients() == Counter(_addresses(world, ids).values())

@@ -8,6 +8,7 @@ hands off and records; exactly once for post, at most once for e-mail.
 :mod:`.email`      the e-mail path: chunks to the mailer, answers recorded
 :mod:`.batches`    the orchestrator (:func:`run_batch`) and the open/stale/fail
                    queries the sweeper and finalize use
+:mod:`.steps`      wall-clock and CPU per step of a job, logged when it ends
 =================  ==============================================================
 
 docs/campaigns.md tells the whole story and the invariants it keeps.

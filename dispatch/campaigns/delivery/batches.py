@@ -9,6 +9,7 @@ as it stands. It is safe to call again after any failure.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ from dispatch.errors import DispatchError
 from dispatch.rendering.identity import LinkSettings
 from dispatch.transports.channels import EmailTransport, PostTransport, Transport
 from dispatch.transports.mailer import redact
+
+log = logging.getLogger(__name__)
 
 #: The transport for a channel, built (once) by whoever runs the jobs; raises
 #: :class:`~dispatch.errors.ConfigurationError` if the settings cannot make one.
@@ -95,6 +98,7 @@ def run_batch(
             job = EmailJob(claim, campaign, content, _email(transport))
         with keep_alive(claim, lease):
             ended = job.run()
+        log.info("campaign %s batch %s steps: %s", campaign_id, batch_no, job.clock.summary())
     except (LostClaim, faults.Crash):
         raise  # another worker owns the batch now; or (tests) this process died here
     except BaseException as exc:

@@ -92,6 +92,7 @@ class PostJob(BatchWork):
 
     def run(self) -> OrCancelled | None:
         """Do the batch from wherever it stands; :data:`CANCELLED` if it was stopped."""
+        clock = self.clock.step
         if self.claim.previous_status == BatchStatus.HANDING_OFF.value:
             if self.transport.outbox.is_complete(self.outbox_id):
                 self._delivered()  # the dead holder finished the upload
@@ -101,25 +102,30 @@ class PostJob(BatchWork):
             # Taken before the read: a move in between counts as after it, so the
             # new address is never blamed for a letter that may carry the old one.
             read_at = utcnow()
-            rows = self.load_and_recheck()
+            with clock("load"):
+                rows = self.load_and_recheck()
             if rows is CANCELLED:
                 return CANCELLED
             if not rows:
                 self.done(letters=0, pages=0)
                 return None
-            rendered = self._render_letters(rows)
+            with clock("render"):
+                rendered = self._render_letters(rows)
             if rendered is None:
                 continue  # a letter failed and was recorded; render the rest again
-            pdf, order, pages = rendered
+            pdf, order, pages, codes = rendered
             faults.reached("rendered")
-            frozen = self._freeze(order, pages, read_at)
+            with clock("freeze"):
+                frozen = self._freeze(order, pages, codes, read_at)
             if frozen is CANCELLED:
                 return CANCELLED
             if frozen is Freeze.FROZEN:
                 break
-        self._hand_off(pdf, pages)
+        with clock("hand_off"):
+            self._hand_off(pdf, pages)
         faults.reached("handed_off")
-        self._delivered()
+        with clock("record"):
+            self._delivered()
         return None
 
     def _start_again(self) -> None:
@@ -153,9 +159,11 @@ class PostJob(BatchWork):
             )
         )
 
-    def _render_letters(self, rows: list[Row[Any]]) -> tuple[bytes, list[int], list[int]] | None:
-        """(PDF, member ids in print order, pages per letter), or None after recording
-        a letter that cannot be printed as failed."""
+    def _render_letters(
+        self, rows: list[Row[Any]]
+    ) -> tuple[bytes, list[int], list[int], dict[int, str]] | None:
+        """(PDF, member ids in print order, pages per letter, each member's printed
+        code), or None after recording a letter that cannot be printed as failed."""
         letters = [letter_for(self.content, row) for row in rows]
         variants = self.content.variants({cast(LetterKey, letter.key) for letter in letters})
         out = io.BytesIO()
@@ -176,10 +184,15 @@ class PostJob(BatchWork):
             return None
         order = [rows[entry.input_index].member_id for entry in index]
         pages = [entry.page_count for entry in index]
-        return out.getvalue(), order, pages
+        codes = {
+            row.member_id: letter.code
+            for row, letter in zip(rows, letters, strict=True)
+            if letter.code is not None
+        }
+        return out.getvalue(), order, pages, codes
 
     def _freeze(
-        self, order: list[int], pages: list[int], read_at: dt.datetime
+        self, order: list[int], pages: list[int], codes: dict[int, str], read_at: dt.datetime
     ) -> Freeze | OrCancelled:
         """The last re-check, then fix the letters' sequence numbers and start the
         hand-off, in one transaction."""
@@ -192,7 +205,15 @@ class PostJob(BatchWork):
                 return Freeze.DROPPED
             self._number(session, order)
             # The letters' codes work from the moment they can be printed.
-            links.issue(session, self.campaign_id, order, [LinkPurpose.LETTER], self.content.secret)
+            # With the codes the letters print (each an HMAC, made once).
+            links.issue(
+                session,
+                self.campaign_id,
+                order,
+                [LinkPurpose.LETTER],
+                self.content.secret,
+                values=codes,
+            )
             session.execute(
                 update(CampaignBatch)
                 .where(CampaignBatch.id == self.claim.batch_id)
@@ -276,11 +297,14 @@ class PostJob(BatchWork):
         )
 
     def _delivered(self) -> None:
+        # Every letter still included is in the batch just handed off: one UPDATE by
+        # status, rather than reading their ids to send them back in an ANY list.
+        now = utcnow()
         with step(self.claim) as session:
-            self.mark(
-                session,
-                self._included(session),
-                RecipientStatus.DELIVERED,
-                only=(RecipientStatus.INCLUDED,),
+            session.execute(
+                update(CampaignRecipient)
+                .where(self.where, CampaignRecipient.status == RecipientStatus.INCLUDED.value)
+                .values(status=RecipientStatus.DELIVERED.value, reason=None, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
-            self.close(session, BatchStatus.DONE, handed_off_at=utcnow(), last_error=None)
+            self.close(session, BatchStatus.DONE, handed_off_at=now, last_error=None)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.campaigns.content import CampaignContent
 from dispatch.campaigns.delivery.claims import Claim, step
+from dispatch.campaigns.delivery.steps import StepClock
 from dispatch.campaigns.models import (
     BatchStatus,
     Campaign,
@@ -74,6 +75,7 @@ class BatchWork:
         self.content = content
         self.policy = Policy(Purpose(campaign.purpose), Channel(campaign.channel))
         self.where = recipients_of(claim.campaign_id, claim.batch_no)
+        self.clock = StepClock()
 
     def still_dispatching(self, session: Session) -> bool:
         """True while the campaign dispatches; False if it was cancelled, after closing
@@ -158,6 +160,8 @@ class BatchWork:
                     CampaignRecipient.status.in_([s.value for s in only]),
                 )
                 .values(status=status.value, reason=reason, updated_at=now)
+                # The job's sessions hold no recipient objects to keep in step.
+                .execution_options(synchronize_session=False)
             )
 
     def suppress(self, session: Session, blocked: dict[int, str]) -> None:
