@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns.models import MemberLink
+from dispatch.db.dialect import is_postgres
 from dispatch.db.types import utcnow
 from dispatch.register import tokens
 from dispatch.register.tokens import LinkPurpose
@@ -110,7 +111,7 @@ def issue(
 
     if not member_ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         for purpose in purposes:
             digests = [tokens.digest(purpose, value(purpose, m)) for m in member_ids]
             _insert_new_pg(session, campaign_id, purpose, member_ids, digests, now)

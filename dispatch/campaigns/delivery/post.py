@@ -19,7 +19,7 @@ import io
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, Row, bindparam, func, select, update
+from sqlalchemy import BigInteger, Integer, Row, bindparam, func, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -133,31 +133,18 @@ class PostJob(BatchWork):
         put its letters back to pending, to be re-checked and rendered again."""
         self.transport.outbox.delete(self.outbox_id)
         with step(self.claim) as session:
-            self.mark(
+            # Their sequence numbers go with them: the next freeze numbers afresh.
+            self.mark_every(
                 session,
-                self._included(session),
                 RecipientStatus.PENDING,
-                only=(RecipientStatus.INCLUDED,),
-            )
-            session.execute(
-                update(CampaignRecipient)
-                .where(self.where, CampaignRecipient.status == RecipientStatus.PENDING.value)
-                .values(sequence_no=None)
+                now_in=RecipientStatus.INCLUDED,
+                sequence_no=None,
             )
             session.execute(
                 update(CampaignBatch)
                 .where(CampaignBatch.id == self.claim.batch_id)
                 .values(status=BatchStatus.WORKING.value)
             )
-
-    def _included(self, session: Session) -> list[int]:
-        return list(
-            session.scalars(
-                select(CampaignRecipient.member_id).where(
-                    self.where, CampaignRecipient.status == RecipientStatus.INCLUDED.value
-                )
-            )
-        )
 
     def _render_letters(
         self, rows: list[Row[Any]]
@@ -297,14 +284,7 @@ class PostJob(BatchWork):
         )
 
     def _delivered(self) -> None:
-        # Every letter still included is in the batch just handed off: one UPDATE by
-        # status, rather than reading their ids to send them back in an ANY list.
-        now = utcnow()
+        # Every letter still included is in the batch just handed off.
         with step(self.claim) as session:
-            session.execute(
-                update(CampaignRecipient)
-                .where(self.where, CampaignRecipient.status == RecipientStatus.INCLUDED.value)
-                .values(status=RecipientStatus.DELIVERED.value, reason=None, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            self.close(session, BatchStatus.DONE, handed_off_at=now, last_error=None)
+            self.mark_every(session, RecipientStatus.DELIVERED, now_in=RecipientStatus.INCLUDED)
+            self.close(session, BatchStatus.DONE, handed_off_at=utcnow(), last_error=None)
