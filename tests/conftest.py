@@ -105,6 +105,10 @@ def redis_test_url() -> str:
     return urlunsplit(base._replace(path=f"/{number}"))
 
 
+#: Module-scoped fixtures that seed a synthetic register (5,000-20,000 members, 5-25 s).
+SEEDED_REGISTERS = frozenset({"seeded_engine", "seeded", "demo_register"})
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the tests that start worker processes, and the RabbitMQ tests, one after
@@ -123,6 +127,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         broker = callspec.params.get("broker_url") if callspec is not None else None
         if broker == "rabbitmq" or item.get_closest_marker("workers") is not None:
             item.add_marker(pytest.mark.xdist_group("workers"))
+        elif SEEDED_REGISTERS.intersection(getattr(item, "fixturenames", ())):
+            # A module-scoped register is built once per xdist worker that runs one of
+            # the module's tests: keep the module on one worker, so it is built once.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.partition("::")[0]))
 
     def order(item: pytest.Item) -> int:
         if item.get_closest_marker("xdist_group") is not None:

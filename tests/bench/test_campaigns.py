@@ -23,6 +23,9 @@ def test_campaign_bench_runs_post_and_email_campaigns(
         "campaigns.py", "--members", "300", "--recipients-post", "30",
         "--recipients-post-small", "10", "--recipients-email", "20", "--repeat", "1",
         "--sinks", "fast", "--baseline-messages", "200", "--database", database_name,
+        # One worker process and one relay: each run starts its workers afresh, and at
+        # this size their start is nearly all of the bench's time.
+        "--processes", "1", "--relays", "1",
         results=tmp_path / "RESULTS.md",
         env={"DISPATCH_BENCH_REDIS": redis_url},
     )  # fmt: skip
