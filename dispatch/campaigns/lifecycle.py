@@ -129,5 +129,10 @@ def finalize(engine: Engine, campaign_id: int) -> str:
                 f"{unfinished} recipients have no outcome although every batch is closed",
                 where=f"campaign {campaign_id}",
             )
-        transition(session, campaign, CampaignStatus.COMPLETED, completed_at=utcnow())
+        try:
+            transition(session, campaign, CampaignStatus.COMPLETED, completed_at=utcnow())
+        except TransitionRefused:
+            # Another worker's finalize (two batches that finish at once each send one)
+            # or a cancel got there first: the campaign is final either way.
+            return campaign.status  # refreshed by transition
         return campaign.status

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from dispatch.campaigns import delivery, lifecycle
 from dispatch.campaigns.models import Campaign, CampaignStatus
 from dispatch.campaigns.states import transition
 from dispatch.db.engine import session_scope
@@ -50,3 +53,29 @@ def test_start_resumes_a_stuck_snapshot_at_once(world: World, cli) -> None:  # t
     assert "resuming" in result.out
     assert world.status(cid) == CampaignStatus.COMPLETED.value
     assert world.report(cid).total.delivered == 8
+
+
+def test_two_finalize_jobs_at_once_complete_the_campaign_without_an_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two batches that finish together each send a finalize job; the one that loses the
+    race to the state change finds the campaign completed and succeeds (a raised error
+    would be logged as a failed job and retried)."""
+    world.add_members(4)
+    cid = world.dispatching("own_post")
+    with session_scope(world.engine) as session:
+        numbers = delivery.open_batches(session, cid)
+    for number in numbers:
+        world.run_batch(cid, number)
+    checked = lifecycle.open_batches
+
+    def first_the_other_job(session: Session, campaign_id: int) -> list[int]:
+        monkeypatch.setattr(lifecycle, "open_batches", checked)
+        # The other job runs in full while this one has read "dispatching".
+        assert lifecycle.finalize(world.engine, campaign_id) == CampaignStatus.COMPLETED.value
+        return checked(session, campaign_id)
+
+    monkeypatch.setattr(lifecycle, "open_batches", first_the_other_job)
+
+    assert lifecycle.finalize(world.engine, cid) == CampaignStatus.COMPLETED.value
+    assert world.status(cid) == CampaignStatus.COMPLETED.value
