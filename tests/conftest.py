@@ -201,12 +201,38 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+#: One query that names the tables with a row (most tests fill a handful of them).
+_FILLED = text(
+    " UNION ALL ".join(
+        f"SELECT '{t.name}' WHERE EXISTS (SELECT FROM \"{t.name}\")" for t in metadata.sorted_tables
+    )
+)
+#: A table that lost more rows than this is vacuumed (autovacuum may be off, and the
+#: dead rows of a seeded register would slow the worker's later tests).
+_VACUUM_AFTER = 1000
+_EMPTYING: dict[str, Engine] = {}
+
+
+def empty_database(url: str) -> None:
+    """Empty every table of the PostgreSQL database ``url`` and restart its ids.
+
+    ``DELETE`` of the tables that have rows, with triggers off for the transaction (so
+    no foreign-key checks, order, or append-only guard), is about 15 times faster here
+    than one ``TRUNCATE ... CASCADE`` of every table, which cost 150-200 ms a test.
+    """
+    engine = _EMPTYING.get(url)
+    if engine is None:
+        engine = _EMPTYING[url] = create_engine(url, pool_pre_ping=True, pool_size=1)
+    emptied: list[str] = []
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for name in conn.execute(_FILLED).scalars().all():
+            if conn.execute(text(f'DELETE FROM "{name}"')).rowcount > _VACUUM_AFTER:
+                emptied.append(name)
+        conn.execute(text("SELECT setval(seqrelid, seqstart, false) FROM pg_sequence"))
+    if emptied:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM " + ", ".join(f'"{name}"' for name in emptied)))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -215,7 +241,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     PostgreSQL's is emptied before the test, not after: every user of the worker's
     shared database (this fixture, tests/register's ``seeded_engine``) empties it first,
-    so a second truncation after each test would only cost time.
+    so a second emptying after each test would only cost time.
     """
     if request.param == "sqlite":
         path = tmp_path / "dispatch.db"
@@ -223,7 +249,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     url: str = request.getfixturevalue("pg_url")
-    _truncate_all(url)
+    empty_database(url)
     yield url
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from dispatch.db.engine import make_engine
 from dispatch.register.seed import SeedOptions, seed_register
-from tests.conftest import _truncate_all
+from tests.conftest import empty_database
 from tests.factories import TEST_SECRET
 
 AS_OF = dt.date(2025, 5, 15)
@@ -47,12 +47,12 @@ def seeded_engine(
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("pg_url")
-        _truncate_all(url)
+        empty_database(url)
     engine = _seeded(url)
     yield engine
     engine.dispose()
     if request.param == "postgresql":
-        _truncate_all(url)
+        empty_database(url)
 
 
 @pytest.fixture

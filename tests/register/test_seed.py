@@ -32,7 +32,7 @@ from dispatch.register.models import (
     WebInterest,
 )
 from dispatch.register.seed import SeedOptions, seed_register
-from tests.conftest import CliResult, _truncate_all
+from tests.conftest import CliResult, empty_database
 from tests.factories import TEST_SECRET
 from tests.register.conftest import AS_OF
 
@@ -232,7 +232,7 @@ def test_a_seed_failing_part_way_leaves_register_and_schema_as_they_were(
 @pytest.mark.postgres
 def test_seed_vacuums_on_postgresql_so_index_only_scans_are_possible(pg_url: str) -> None:
     # PostgreSQL only: SQLite has no visibility map.
-    _truncate_all(pg_url)
+    empty_database(pg_url)
     engine = make_engine(pg_url)
     try:
         seed_register(engine, SeedOptions(members=200, seed=3, as_of=AS_OF), secret_key=TEST_SECRET)
@@ -245,6 +245,6 @@ def test_seed_vacuums_on_postgresql_so_index_only_scans_are_possible(pg_url: str
             ).one()
     finally:
         engine.dispose()
-        _truncate_all(pg_url)
+        empty_database(pg_url)
     assert pages > 0
     assert all_visible == pages
