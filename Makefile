@@ -41,7 +41,7 @@ demo: $(STAMP)
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist); each has its own database,
 # and the tests of one real broker stay on one worker (tests/conftest.py).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 test: $(STAMP) lint typecheck pdf-tools browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
