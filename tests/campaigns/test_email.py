@@ -192,13 +192,29 @@ def test_mail_server_down_gives_the_batch_back_then_start_completes_it(
     assert world.with_status(cid, "delivered") == set(members)
 
 
-def test_cancel_between_chunks_stops_the_rest_of_the_batch(
+@dataclass
+class InChunks:
+    """A dispatching e-mail campaign of six members in chunks of two, and its relay."""
+
+    server: Relay
+    ids: list[int]
+    cid: int
+
+
+@pytest.fixture
+def in_chunks(
     world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> InChunks:
     server = relay()
     monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
     ids = world.add_members(6, email_opt_in=True)
-    cid = world.dispatching("partner_email", creative=PARTNER)
+    return InChunks(server, ids, world.dispatching("partner_email", creative=PARTNER))
+
+
+def test_cancel_between_chunks_stops_the_rest_of_the_batch(
+    world: World, in_chunks: InChunks
+) -> None:
+    server, ids, cid = in_chunks.server, in_chunks.ids, in_chunks.cid
     sent_chunks = 0
 
     def cancel_after_the_first() -> None:
@@ -232,12 +248,9 @@ def _expire_lease(world: World, cid: int, number: int) -> None:
 
 
 def test_crash_before_a_chunks_answers_are_recorded_fails_it_unconfirmed_once(
-    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+    world: World, in_chunks: InChunks
 ) -> None:
-    server = relay()
-    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
-    ids = world.add_members(6, email_opt_in=True)
-    cid = world.dispatching("partner_email", creative=PARTNER)
+    server, ids, cid = in_chunks.server, in_chunks.ids, in_chunks.cid
     chunks = 0
 
     def dies_after_the_second_chunk() -> None:
@@ -268,12 +281,9 @@ def test_crash_before_a_chunks_answers_are_recorded_fails_it_unconfirmed_once(
 
 
 def test_answers_are_recorded_even_when_the_claim_was_lost_meanwhile(
-    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+    world: World, in_chunks: InChunks
 ) -> None:
-    server = relay()
-    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
-    ids = world.add_members(6, email_opt_in=True)
-    cid = world.dispatching("partner_email", creative=PARTNER)
+    server, ids, cid = in_chunks.server, in_chunks.ids, in_chunks.cid
 
     def another_worker_takes_over() -> None:
         # The worker stalled with its first chunk at the mailer; another claimed it.
@@ -292,12 +302,9 @@ def test_answers_are_recorded_even_when_the_claim_was_lost_meanwhile(
 
 
 def test_an_error_building_the_next_chunk_keeps_the_answers_of_the_one_sent(
-    world: World, relay: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+    world: World, in_chunks: InChunks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = relay()
-    monkeypatch.setattr(delivery_email, "EMAIL_CHUNK", 2)
-    ids = world.add_members(6, email_opt_in=True)
-    cid = world.dispatching("partner_email", creative=PARTNER)
+    server, ids, cid = in_chunks.server, in_chunks.ids, in_chunks.cid
     built = 0
     email = CampaignContent.email
 

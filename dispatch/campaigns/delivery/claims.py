@@ -48,6 +48,13 @@ class Claim:
     #: The batch's status when it was claimed ("handing_off": its holder died mid-way).
     previous_status: str
 
+    def lost(self) -> LostClaim:
+        """The error that stops a job whose batch another worker has taken over."""
+        return LostClaim(
+            f"batch {self.batch_no} was taken over by another worker",
+            where=f"campaign {self.campaign_id}",
+        )
+
 
 def renew(session: Session, claim: Claim) -> bool:
     """Move the heartbeat to now where the claim is still ours; False if it is not.
@@ -69,10 +76,7 @@ def step(claim: Claim) -> Iterator[Session]:
     Raises :class:`LostClaim` (before anything is written) if another worker took it."""
     with session_scope(claim.engine) as session:
         if not renew(session, claim):
-            raise LostClaim(
-                f"batch {claim.batch_no} was taken over by another worker",
-                where=f"campaign {claim.campaign_id}",
-            )
+            raise claim.lost()
         yield session
 
 

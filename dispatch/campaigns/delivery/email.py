@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.campaigns import faults, links
 from dispatch.campaigns.content import CampaignContent
-from dispatch.campaigns.delivery.claims import Claim, LostClaim, renew, step
+from dispatch.campaigns.delivery.claims import Claim, renew, step
 from dispatch.campaigns.delivery.recheck import CANCELLED, BatchWork, OrCancelled
 from dispatch.campaigns.models import (
     REASON_LENGTH,
@@ -182,10 +182,8 @@ class EmailJob(BatchWork):
         messages, unbuildable = built
         with session_scope(self.claim.engine) as session:
             self._record(session, answers)
-            if not renew(session, self.claim):
-                lost = True
-            else:
-                lost = False
+            owned = renew(session, self.claim)
+            if owned:
                 if not self.still_dispatching(session):
                     return CANCELLED
                 for reason, ids in unbuildable.items():
@@ -197,8 +195,8 @@ class EmailJob(BatchWork):
                 self.mark(session, ids, RecipientStatus.SENDING)
                 # The message's links work from the moment the mailer may deliver it.
                 links.issue(session, self.campaign_id, ids, EMAIL_LINKS, self.content.secret)
-        if lost:  # the answers are recorded (committed); nothing else was written
-            raise self.lost()
+        if not owned:  # the answers are recorded (committed); nothing else was written
+            raise self.claim.lost()
         return messages
 
     def _record_and_close(self, answers: dict[int, SendResult], *, done: bool) -> None:
@@ -207,19 +205,11 @@ class EmailJob(BatchWork):
             self._record(session, answers)
             if not done:
                 return
-            if not renew(session, self.claim):
-                lost = True
-            else:
-                lost = False
+            owned = renew(session, self.claim)
+            if owned:
                 self.close(session, BatchStatus.DONE, last_error=None)
-        if lost:
-            raise self.lost()
-
-    def lost(self) -> LostClaim:
-        return LostClaim(
-            f"batch {self.claim.batch_no} was taken over by another worker",
-            where=f"campaign {self.claim.campaign_id}",
-        )
+        if not owned:  # the answers are recorded (committed)
+            raise self.claim.lost()
 
     def _deliver(self, chunk: list[Message]) -> dict[int, SendResult]:
         """Hand the chunk to the mailer, retrying 4xx answers a few times in the job."""
