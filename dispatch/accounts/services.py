@@ -374,6 +374,19 @@ def _look_up(session: Session, statement: Select[*tuple[Any, ...]], value: str) 
     return credential
 
 
+def _touch(session: Session, credential: WebSession | ApiToken, **values: dt.datetime) -> None:
+    """Write a credential's sliding times now, in one UPDATE, rather than at the next
+    flush: a route that only reads runs without a transaction and never flushes
+    (dispatch.web.access.db_session)."""
+    kind = type(credential)
+    session.execute(
+        update(kind).where(kind.token_hash == credential.token_hash).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    for name, value in values.items():
+        set_committed_value(credential, name, value)
+
+
 def find_session(session: Session, value: str) -> WebSession | None:
     """The live session for a cookie value (sliding expiry), or None; its user and the
     user's partner come in the same query."""
@@ -384,8 +397,7 @@ def find_session(session: Session, value: str) -> WebSession | None:
     if row.user.disabled_at is not None:
         return None
     if row.verified and now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-        row.expires_at = now + SESSION_IDLE
+        _touch(session, row, last_seen_at=now, expires_at=now + SESSION_IDLE)
     return row
 
 
@@ -457,7 +469,7 @@ def find_token(session: Session, value: str) -> ApiToken | None:
     if token.user.disabled_at is not None:
         return None
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
-        token.last_used_at = now
+        _touch(session, token, last_used_at=now)
     return token
 
 

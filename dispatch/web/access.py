@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Form, Request
@@ -48,6 +48,13 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     in the thread pool, shielded from cancellation so that a dropped client never leaves
     a connection checked out.
 
+    A route marked :func:`reads_only` gets, on PostgreSQL, a session without a
+    transaction instead (autocommit): no BEGIN and no COMMIT round trip, and no
+    thread-pool call to end it, as closing it does no I/O. Its reads see what they would
+    in a transaction (at READ COMMITTED every statement takes its own snapshot either
+    way); the one write such a request may make, a credential's sliding expiry, is a
+    single statement (:func:`dispatch.accounts.services.find_session`).
+
     A request holds its connection across several thread-pool calls (its access check,
     its handler, its commit). Were more requests to hold connections than the pool has,
     the thread pool could fill with checkouts waiting for connections whose requests
@@ -56,8 +63,17 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     :func:`dispatch.web.app.create_app`), and waits for it on the event loop, not in a
     thread. Fewer requests in threads at once also means less contention for the GIL.
     """
-    factory: sessionmaker[Session] = request.app.state.sessions
     slots: anyio.Semaphore = request.app.state.db_slots
+    reader: sessionmaker[Session] | None = request.app.state.read_sessions
+    if reader is not None and _reads_only(request):
+        async with slots:
+            session = reader()
+            try:
+                yield session
+            finally:
+                session.close()
+        return
+    factory: sessionmaker[Session] = request.app.state.sessions
     async with slots:
         session = factory()
         session.begin()
@@ -72,6 +88,21 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
             raise
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(_end, session, commit=True)
+
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def reads_only(endpoint: EndpointT) -> EndpointT:
+    """Mark a GET route whose handler only reads (see :func:`db_session`). Put it under
+    the route's decorator; the route matrix test checks that only GET routes carry it."""
+    endpoint.reads_only = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+def _reads_only(request: Request) -> bool:
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return bool(getattr(endpoint, "reads_only", False)) and request.method in ("GET", "HEAD")
 
 
 def _end(session: Session, *, commit: bool) -> None:

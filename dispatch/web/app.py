@@ -84,6 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = bound_sessions(engine)
+    # Sessions without a transaction for the routes that only read (access.db_session).
+    # Not on SQLite: there one connection may be shared, and switching it to autocommit
+    # would end another request's transaction.
+    app.state.read_sessions = (
+        bound_sessions(engine.execution_options(isolation_level="AUTOCOMMIT"))
+        if engine.dialect.name == "postgresql"
+        else None
+    )
     app.state.db_slots = anyio.Semaphore(DB_SLOTS)
     for exc_type in (Exception, problems.Problem, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(exc_type, problems.handle)

@@ -13,6 +13,9 @@ from dispatch.web import csrf
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.autoescape = True
+#: The pages ship with the package and change only with it: no stat() of each template
+#: file on every render to see whether it changed.
+TEMPLATES.env.auto_reload = False
 
 
 def _when(value: Any) -> str:

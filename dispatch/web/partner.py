@@ -15,7 +15,7 @@ from dispatch.rendering.preview import LANGUAGES
 from dispatch.web import csrf, partner_charts
 from dispatch.web import partner_ops as ops
 from dispatch.web import partner_reports as reports
-from dispatch.web.access import DB, Principal, require
+from dispatch.web.access import DB, Principal, reads_only, require
 from dispatch.web.lists import Paging, paginate
 from dispatch.web.pages import render
 from dispatch.web.previews import previews
@@ -36,9 +36,10 @@ PREVIEW_PAGE_CSP = (
 
 
 @router.get("", response_class=HTMLResponse)
+@reads_only
 def dashboard(request: Request, session: DB, me: Viewer) -> Response:
     versions = ops.recent_versions(session, me, 8)
-    campaigns = ops.campaign_docs(session.execute(ops.campaigns_query(me).limit(8)).all())
+    campaigns = ops.latest_campaigns(session, me, 8)
     return render(request, "partner_home.html", {"versions": versions, "campaigns": campaigns})
 
 
@@ -125,6 +126,7 @@ def preview(request: Request, session: DB, me: Viewer, version_id: str, name: st
 
 
 @router.get("/campaigns", response_class=HTMLResponse)
+@reads_only
 def campaigns_page(request: Request, session: DB, me: Viewer, paging: Paging) -> Response:
     page = paginate(session, ops.campaigns_query(me), paging, rows=True)
     docs = ops.campaign_docs(page.items)

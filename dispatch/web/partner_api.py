@@ -17,7 +17,7 @@ from dispatch.creatives.models import CreativeVersion
 from dispatch.web import idempotency
 from dispatch.web import partner_ops as ops
 from dispatch.web import partner_reports as reports
-from dispatch.web.access import DB, Principal, require
+from dispatch.web.access import DB, Principal, reads_only, require
 from dispatch.web.lists import PageInfo, Paging, page_info, paginate
 from dispatch.web.previews import previews
 from dispatch.web.problems import Problem
@@ -121,6 +121,7 @@ def get_preview(
 
 
 @router.get("/campaigns", summary="Your partner's campaigns: state and dates")
+@reads_only
 def list_campaigns(session: DB, me: Viewer, paging: Paging) -> CampaignList:
     page = paginate(session, ops.campaigns_query(me), paging, rows=True)
     items = ops.campaign_docs(page.items)

@@ -110,7 +110,15 @@ def recent_versions(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """The partner's ``limit`` latest creative versions, newest first."""
     params = {"partner_id": _partner_id(principal), "limit": limit}
-    return session.execute(_RECENT_VERSIONS, params).all()
+    return _rows(session, _RECENT_VERSIONS, params)
+
+
+def _rows(
+    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of a statement of columns (no ORM objects), run on the session's
+    connection: the ORM's execution path would cost more than the query itself."""
+    return session.connection().execute(statement, params).all()
 
 
 #: What a campaign document shows, in one row: the campaign's own columns and the name
@@ -140,6 +148,19 @@ def campaigns_query(principal: Principal) -> Select[*tuple[Any, ...]]:
     return _CAMPAIGN_ROW.where(Campaign.partner_id == _partner_id(principal)).order_by(
         Campaign.created_at.desc(), Campaign.id.desc()
     )
+
+
+_LATEST_CAMPAIGNS = (
+    _CAMPAIGN_ROW.where(Campaign.partner_id == bindparam("partner_id"))
+    .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+def latest_campaigns(session: Session, principal: Principal, limit: int) -> list[CampaignDoc]:
+    """The partner's ``limit`` latest campaigns, newest first (the dashboard's)."""
+    params = {"partner_id": _partner_id(principal), "limit": limit}
+    return campaign_docs(_rows(session, _LATEST_CAMPAIGNS, params))
 
 
 def users_query(principal: Principal) -> Select[User]:
