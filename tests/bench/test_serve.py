@@ -17,7 +17,8 @@ def test_serve_bench_loads_every_endpoint(
 ) -> None:
     ran = run_bench(
         "serve.py", "--campaigns", "5", "--clients", "2", "--seconds", "0.5", "--warmup",
-        "0.2", "--rounds", "1", "--database", database_name,
+        "0.2", "--rounds", "1", "--workers", "1", "--load-processes", "1",
+        "--database", database_name,
         results=tmp_path / "RESULTS.md",
         env={"DISPATCH_BENCH_REDIS": redis_url},
     )  # fmt: skip
