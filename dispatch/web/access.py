@@ -95,7 +95,9 @@ EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 def reads_only(endpoint: EndpointT) -> EndpointT:
     """Mark a GET route whose handler only reads (see :func:`db_session`). Put it under
-    the route's decorator; the route matrix test checks that only GET routes carry it."""
+    the route's decorator; tests/web/test_access_sessions.py checks that only GET routes
+    carry it. Never on a route that locks rows (``FOR UPDATE``, as a report release
+    does): without a transaction the lock would end with its statement."""
     endpoint.reads_only = True  # type: ignore[attr-defined]
     return endpoint
 
