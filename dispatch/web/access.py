@@ -14,6 +14,7 @@ or partner account opens no member route; and a member link opens nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -21,12 +22,14 @@ from typing import Annotated, Any, TypeVar
 import anyio
 from fastapi import Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.accounts import services as accounts
 from dispatch.accounts.models import TokenScope, User
 from dispatch.accounts.roles import READ_ACTIONS, Action, Role, allowed
 from dispatch.campaigns.models import MemberLink
+from dispatch.db.engine import bound_sessions
 from dispatch.members import links, services
 from dispatch.register.tokens import LinkPurpose
 from dispatch.web.problems import forbidden, is_api, not_found, unauthenticated
@@ -100,6 +103,37 @@ def reads_only(endpoint: EndpointT) -> EndpointT:
     does): without a transaction the lock would end with its statement."""
     endpoint.reads_only = True  # type: ignore[attr-defined]
     return endpoint
+
+
+#: A statement that locks rows: its lock would end with it where there is no transaction.
+_LOCKING = re.compile(r"\bFOR\s+(NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+
+
+class LockWithoutTransaction(RuntimeError):
+    """A route marked :func:`reads_only` asked for a row lock (a programming error)."""
+
+
+def read_sessions(engine: Engine) -> sessionmaker[Session] | None:
+    """Sessions without a transaction for the routes marked :func:`reads_only`, or None
+    where every route keeps its transaction: on SQLite one connection may be shared, and
+    switching it to autocommit would end another request's transaction.
+
+    A locking statement in such a session is refused (:class:`LockWithoutTransaction`)
+    rather than run with a lock that would protect nothing.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @event.listens_for(reader, "before_cursor_execute")
+    def _refuse_locks(*args: Any) -> None:
+        statement: str = args[2]
+        if _LOCKING.search(statement):
+            raise LockWithoutTransaction(
+                "a route marked reads_only locks rows; remove the mark: " + statement[:80]
+            )
+
+    return bound_sessions(reader)
 
 
 def _reads_only(request: Request) -> bool:

@@ -34,7 +34,7 @@ from dispatch.web import (
     staff,
     staff_api,
 )
-from dispatch.web.access import DB_SLOTS
+from dispatch.web.access import DB_SLOTS, read_sessions
 
 access_log = logging.getLogger("dispatch.web.access")
 #: Largest request body accepted: a bundle at its limit plus the form around it.
@@ -84,14 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = bound_sessions(engine)
-    # Sessions without a transaction for the routes that only read (access.db_session).
-    # Not on SQLite: there one connection may be shared, and switching it to autocommit
-    # would end another request's transaction.
-    app.state.read_sessions = (
-        bound_sessions(engine.execution_options(isolation_level="AUTOCOMMIT"))
-        if engine.dialect.name == "postgresql"
-        else None
-    )
+    app.state.read_sessions = read_sessions(engine)
     app.state.db_slots = anyio.Semaphore(DB_SLOTS)
     for exc_type in (Exception, problems.Problem, RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(exc_type, problems.handle)

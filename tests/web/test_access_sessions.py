@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 from dispatch.accounts import services as accounts
 from dispatch.accounts.models import ApiToken, WebSession
 from dispatch.accounts.roles import Action
+from dispatch.creatives.models import Partner
 from dispatch.db.engine import session_scope
 from dispatch.db.types import utcnow
 from dispatch.web.access import DB, Principal, reads_only, require
@@ -103,3 +104,30 @@ def test_a_route_that_only_reads_still_slides_the_session_and_records_the_token_
     assert seen and all(value > long_ago for value in seen)
     assert used and all(value is not None and value > long_ago for value in used)
     assert all(value > long_ago + accounts.SESSION_IDLE for value in expiries)
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_route_that_only_reads_may_not_lock_rows(site: Site) -> None:
+    """Without a transaction a lock would end with its statement: refused, loudly."""
+    locking = select(Partner.id).with_for_update()
+
+    @reads_only
+    def read_lock(session: DB, me: Viewer) -> dict[str, int]:
+        return {"partners": len(session.scalars(locking).all())}
+
+    def write_lock(session: DB, me: Viewer) -> dict[str, int]:
+        return {"partners": len(session.scalars(locking).all())}
+
+    site.app.router.add_api_route("/api/v1/probe/read-lock", read_lock, methods=["GET"])
+    site.app.router.add_api_route("/api/v1/probe/write-lock", write_lock, methods=["GET"])
+    client = site.api("a_viewer", scope="read")
+
+    assert client.get("/api/v1/probe/write-lock").json() == {"partners": 3}
+    refused = client.get("/api/v1/probe/read-lock")
+    assert refused.status_code == 500
+    assert "reads_only" not in refused.text  # the reason is logged, not shown
+    # The other routes' sessions, on the same pool, still lock as before.
+    assert client.get("/api/v1/probe/write-lock").status_code == 200
+    assert site.app.state.engine.pool.checkedout() == 0
