@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -47,6 +47,14 @@ class Page(Generic[T]):
         return self.page > 1
 
 
+def column_rows(
+    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any] | None = None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of a query of columns (no ORM objects), run on the session's connection:
+    the ORM's execution path for such a query costs more than running it."""
+    return session.connection().execute(statement, params).all()
+
+
 def paginate(
     session: Session,
     query: Select[*tuple[Any, ...]],
@@ -57,9 +65,7 @@ def paginate(
     """One page of ``query`` (which must be ordered): its objects, or with ``rows`` its
     whole rows (a query of several columns)."""
     paged = query.offset((request.page - 1) * request.per_page).limit(request.per_page + 1)
-    # Whole rows come from the session's connection: the ORM's execution path for a
-    # query of columns costs more than running it.
-    found = list(session.connection().execute(paged).all() if rows else session.scalars(paged))
+    found = list(column_rows(session, paged) if rows else session.scalars(paged))
     return Page(
         found[: request.per_page], request.page, request.per_page, len(found) > request.per_page
     )

@@ -31,6 +31,7 @@ from dispatch.creatives.models import Creative, CreativeVersion
 from dispatch.errors import InputError
 from dispatch.register import audit
 from dispatch.web.access import Principal
+from dispatch.web.lists import column_rows
 from dispatch.web.previews import MEDIA_TYPES, previews
 from dispatch.web.problems import Problem, not_found
 
@@ -110,15 +111,7 @@ def recent_versions(
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """The partner's ``limit`` latest creative versions, newest first."""
     params = {"partner_id": _partner_id(principal), "limit": limit}
-    return _rows(session, _RECENT_VERSIONS, params)
-
-
-def _rows(
-    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The rows of a statement of columns (no ORM objects), run on the session's
-    connection: the ORM's execution path would cost more than the query itself."""
-    return session.connection().execute(statement, params).all()
+    return column_rows(session, _RECENT_VERSIONS, params)
 
 
 #: What a campaign document shows, in one row: the campaign's own columns and the name
@@ -143,24 +136,22 @@ _CAMPAIGN_ROW = select(
 )
 
 
+#: The campaigns of the partner ``:partner_id``, newest first (built once).
+_PARTNER_CAMPAIGNS = _CAMPAIGN_ROW.where(Campaign.partner_id == bindparam("partner_id")).order_by(
+    Campaign.created_at.desc(), Campaign.id.desc()
+)
+_LATEST_CAMPAIGNS = _PARTNER_CAMPAIGNS.limit(bindparam("limit"))
+
+
 def campaigns_query(principal: Principal) -> Select[*tuple[Any, ...]]:
     """The partner's campaigns as document rows (:func:`campaign_docs`), newest first."""
-    return _CAMPAIGN_ROW.where(Campaign.partner_id == _partner_id(principal)).order_by(
-        Campaign.created_at.desc(), Campaign.id.desc()
-    )
-
-
-_LATEST_CAMPAIGNS = (
-    _CAMPAIGN_ROW.where(Campaign.partner_id == bindparam("partner_id"))
-    .order_by(Campaign.created_at.desc(), Campaign.id.desc())
-    .limit(bindparam("limit"))
-)
+    return _PARTNER_CAMPAIGNS.params(partner_id=_partner_id(principal))
 
 
 def latest_campaigns(session: Session, principal: Principal, limit: int) -> list[CampaignDoc]:
     """The partner's ``limit`` latest campaigns, newest first (the dashboard's)."""
     params = {"partner_id": _partner_id(principal), "limit": limit}
-    return campaign_docs(_rows(session, _LATEST_CAMPAIGNS, params))
+    return campaign_docs(column_rows(session, _LATEST_CAMPAIGNS, params))
 
 
 def users_query(principal: Principal) -> Select[User]:
