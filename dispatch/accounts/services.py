@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.accounts import credentials
 from dispatch.accounts.models import (
@@ -346,59 +345,121 @@ def open_session(session: Session, user: User, origin: str, *, verified: bool) -
     return NewSession(value, row)
 
 
-def _with_user(credential: type[WebSession] | type[ApiToken]) -> Select[*tuple[Any, ...]]:
-    """The credential whose hash is ``:hash``, its user and the user's partner in one
-    row: every request asks this first, so the statement is built once, and the user
-    and partner land in the session's identity map (``credential.user`` and
-    ``user.partner`` then need no query) without a joined loader set up per request."""
+@dataclass(frozen=True)
+class Identity:
+    """The account a live credential belongs to, as plain values: what a request needs
+    to decide access and to say who is signed in. Not an ORM object, so it stays
+    readable after the request's session has rolled back or closed (an error page
+    still names the user); code that changes the account loads it (``User``)."""
+
+    user_id: int
+    public_id: str
+    username: str
+    display_name: str
+    role: Role
+    partner_id: int | None
+    partner_name: str | None
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role.is_partner
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A live session or API token: whose it is, and what it admits."""
+
+    identity: Identity
+    #: A session past its second factor (a session before it reaches nothing else);
+    #: tokens always.
+    verified: bool
+    #: What the credential may do: a token's scope; a session's is write.
+    scope: TokenScope
+
+
+def _credential_lookup(
+    kind: type[WebSession] | type[ApiToken], *own: Any
+) -> Select[*tuple[Any, ...]]:
+    """The credential whose hash is ``:hash`` with its user and partner, as one row of
+    columns: every request asks this first, so the statement is built once."""
     return (
-        select(credential, User, Partner)
-        .join(User, User.id == credential.user_id)
+        select(
+            kind.token_hash,
+            kind.expires_at,
+            kind.revoked_at,
+            *own,
+            User.id.label("user_id"),
+            User.public_id,
+            User.username,
+            User.display_name,
+            User.role,
+            User.partner_id,
+            User.disabled_at,
+            Partner.name.label("partner_name"),
+        )
+        .join(User, User.id == kind.user_id)
         .outerjoin(Partner, Partner.id == User.partner_id)
-        .where(credential.token_hash == bindparam("hash"))
+        .where(kind.token_hash == bindparam("hash"))
     )
 
 
-_SESSION_LOOKUP = _with_user(WebSession)
-_TOKEN_LOOKUP = _with_user(ApiToken)
+_SESSION_LOOKUP = _credential_lookup(
+    WebSession, WebSession.verified, WebSession.last_seen_at.label("touched_at")
+)
+_TOKEN_LOOKUP = _credential_lookup(
+    ApiToken, ApiToken.scope, ApiToken.last_used_at.label("touched_at")
+)
 
 
-def _look_up(session: Session, statement: Select[*tuple[Any, ...]], value: str) -> Any:
-    found = session.execute(statement, {"hash": credentials.token_hash(value)}).first()
-    if found is None:
+def _live(session: Session, statement: Select[*tuple[Any, ...]], value: str) -> Any:
+    """The lookup row of credential ``value``, or None unless it is live: known, not
+    revoked, not expired, and its user not disabled. Run on the session's connection:
+    for a row of columns the ORM's execution path costs more than the query."""
+    row = session.connection().execute(statement, {"hash": credentials.token_hash(value)})
+    found = row.first()
+    if found is None or found.revoked_at is not None or found.disabled_at is not None:
         return None
-    credential, user, partner = found
-    # Loaded, not changed: no history, nothing for the next flush to write.
-    set_committed_value(credential, "user", user)
-    set_committed_value(user, "partner", partner)
-    return credential
+    return found if found.expires_at > utcnow() else None
 
 
-def _touch(session: Session, credential: WebSession | ApiToken, **values: dt.datetime) -> None:
-    """Write a credential's sliding times now, in one UPDATE, rather than at the next
-    flush: a route that only reads runs without a transaction and never flushes
-    (dispatch.web.access.db_session)."""
-    kind = type(credential)
-    session.execute(
-        update(kind).where(kind.token_hash == credential.token_hash).values(**values),
-        execution_options={"synchronize_session": False},
+def _identity(row: Any) -> Identity:
+    return Identity(
+        user_id=row.user_id,
+        public_id=row.public_id,
+        username=row.username,
+        display_name=row.display_name,
+        role=Role(row.role),
+        partner_id=row.partner_id,
+        partner_name=row.partner_name,
     )
-    for name, value in values.items():
-        set_committed_value(credential, name, value)
+
+
+def _touch(
+    session: Session, kind: type[WebSession] | type[ApiToken], token_hash: str, **values: Any
+) -> None:
+    """Write a credential's sliding times now, in one UPDATE: a route that only reads
+    runs without a transaction and never flushes (dispatch.web.access.db_session)."""
+    session.connection().execute(update(kind).where(kind.token_hash == token_hash).values(**values))
+
+
+def check_session(session: Session, value: str) -> Credential | None:
+    """The credential of a session cookie's ``value``, or None; a verified session's
+    expiry slides with use (written at most every :data:`TOUCH_EVERY`)."""
+    row = _live(session, _SESSION_LOOKUP, value)
+    if row is None:
+        return None
+    now = utcnow()
+    if row.verified and now - row.touched_at >= TOUCH_EVERY:
+        _touch(session, WebSession, row.token_hash, last_seen_at=now, expires_at=now + SESSION_IDLE)
+    return Credential(_identity(row), row.verified, TokenScope.WRITE)
 
 
 def find_session(session: Session, value: str) -> WebSession | None:
-    """The live session for a cookie value (sliding expiry), or None; its user and the
-    user's partner come in the same query."""
-    row: WebSession | None = _look_up(session, _SESSION_LOOKUP, value)
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    """The live session of a cookie's ``value`` as its row, for the sign-in steps that
+    change it (:func:`check_session` is what a request checks)."""
+    if check_session(session, value) is None:
         return None
-    if row.user.disabled_at is not None:
-        return None
-    if row.verified and now - row.last_seen_at >= TOUCH_EVERY:
-        _touch(session, row, last_seen_at=now, expires_at=now + SESSION_IDLE)
-    return row
+    return session.get(WebSession, credentials.token_hash(value))
 
 
 def end_session(session: Session, value: str) -> None:
@@ -461,16 +522,16 @@ def create_token(
     return token, value
 
 
-def find_token(session: Session, value: str) -> ApiToken | None:
-    token: ApiToken | None = _look_up(session, _TOKEN_LOOKUP, value)
+def check_token(session: Session, value: str) -> Credential | None:
+    """The credential of an API token's ``value``, or None; its last use is recorded
+    (written at most every :data:`TOUCH_EVERY`)."""
+    row = _live(session, _TOKEN_LOOKUP, value)
+    if row is None:
+        return None
     now = utcnow()
-    if token is None or token.revoked_at is not None or token.expires_at <= now:
-        return None
-    if token.user.disabled_at is not None:
-        return None
-    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
-        _touch(session, token, last_used_at=now)
-    return token
+    if row.touched_at is None or now - row.touched_at >= TOUCH_EVERY:
+        _touch(session, ApiToken, row.token_hash, last_used_at=now)
+    return Credential(_identity(row), True, TokenScope(row.scope))
 
 
 def list_tokens(session: Session, user: User) -> list[ApiToken]:

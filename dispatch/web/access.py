@@ -56,7 +56,7 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     thread-pool call to end it, as closing it does no I/O. Its reads see what they would
     in a transaction (at READ COMMITTED every statement takes its own snapshot either
     way); the one write such a request may make, a credential's sliding expiry, is a
-    single statement (:func:`dispatch.accounts.services.find_session`).
+    single statement (:func:`dispatch.accounts.services.check_session`).
 
     A request holds its connection across several thread-pool calls (its access check,
     its handler, its commit). Were more requests to hold connections than the pool has,
@@ -83,9 +83,6 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            # Detach first: a rollback would expire what the error page still shows
-            # (the signed-in user's name and role).
-            session.expunge_all()
             with anyio.CancelScope(shield=True):
                 await run_in_threadpool(_end, session, commit=False)
             raise
@@ -158,24 +155,44 @@ DB = Annotated[Session, Depends(db_session, scope="function")]
 
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in user of one request, and how they proved it."""
+    """The signed-in user of one request, and how they proved it.
 
-    user: User
+    Plain values (:class:`~dispatch.accounts.services.Identity`), not the ORM user: they
+    stay readable after the request's transaction has rolled back, for the error page
+    and the access log. A handler that changes the account loads it with :meth:`user`.
+    """
+
+    identity: accounts.Identity
     via: str  # "session" or "token"
     scope: str  # "write" for sessions; the token's scope otherwise
     origin: str
 
     @property
     def role(self) -> Role:
-        return self.user.role_enum
+        return self.identity.role
 
     @property
     def name(self) -> str:
-        return self.user.username
+        return self.identity.username
+
+    @property
+    def user_id(self) -> int:
+        return self.identity.user_id
 
     @property
     def partner_id(self) -> int | None:
-        return self.user.partner_id
+        return self.identity.partner_id
+
+    @property
+    def is_partner(self) -> bool:
+        return self.identity.is_partner
+
+    def user(self, session: Session) -> User:
+        """The account as an ORM object in ``session``, for a change made to it."""
+        user = session.get(User, self.identity.user_id)
+        if user is None:  # deleted since the access check: there are no deletions
+            raise unauthenticated()
+        return user
 
     def may(self, action: Action) -> bool:
         if self.via == "token" and self.scope != TokenScope.WRITE and action not in READ_ACTIONS:
@@ -195,17 +212,17 @@ def identify(request: Request, session: Session) -> Principal | None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             return None
-        token = accounts.find_token(session, value.strip())
+        token = accounts.check_token(session, value.strip())
         if token is None:
             return None
-        return Principal(token.user, "token", token.scope, origin)
+        return Principal(token.identity, "token", token.scope.value, origin)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    row = accounts.find_session(session, cookie)
-    if row is None or not row.verified:
+    signed_in = accounts.check_session(session, cookie)
+    if signed_in is None or not signed_in.verified:
         return None
-    return Principal(row.user, "session", TokenScope.WRITE.value, origin)
+    return Principal(signed_in.identity, "session", TokenScope.WRITE.value, origin)
 
 
 def require(action: Action) -> Callable[..., Principal]:
@@ -219,7 +236,6 @@ def require(action: Action) -> Callable[..., Principal]:
             if principal.via == "token" and allowed(principal.role, action):
                 raise forbidden("this API token is read-only")
             raise forbidden()
-        _ = principal.user.partner  # loaded now: pages show it, even after a rollback
         request.state.principal = principal
         return principal
 
@@ -234,7 +250,7 @@ def own(principal: Principal, partner_id: int | None) -> None:
     for another partner's object is told it does not exist, exactly as for an id
     that exists nowhere.
     """
-    if principal.user.is_partner and principal.partner_id != partner_id:
+    if principal.is_partner and principal.partner_id != partner_id:
         raise not_found()
 
 

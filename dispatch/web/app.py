@@ -185,7 +185,7 @@ def _log_access(request: Request, status: int, started: float) -> None:
                 "route": getattr(route, "path", "(unmatched)"),
                 "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
-                "user": principal.user.public_id if principal else None,
+                "user": principal.identity.public_id if principal else None,
             }
         )
     )

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 
 from dispatch.accounts import credentials
 from dispatch.accounts import services as accounts
-from dispatch.accounts.models import User, WebSession
-from dispatch.accounts.roles import Action
+from dispatch.accounts.models import ApiToken, User, WebSession
+from dispatch.accounts.roles import Action, Role
 from dispatch.errors import DispatchError
 from dispatch.register import audit
 from dispatch.web import csrf
@@ -27,15 +27,15 @@ SETUP_COOKIE = "dispatch_totp_setup"
 Self = Annotated[Principal, Depends(require(Action.SELF))]
 
 
-def home_of(user: User) -> str:
-    return "/partner" if user.is_partner else "/staff"
+def home_of(role: Role) -> str:
+    return "/partner" if role.is_partner else "/staff"
 
 
 def _safe_next(value: str | None, user: User) -> str:
     # Only a path of this site (never "//host" or a scheme): no open redirect.
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
-    return home_of(user)
+    return home_of(user.role_enum)
 
 
 def _set_session(request: Request, response: Response, value: str, max_age: int) -> None:
@@ -69,7 +69,7 @@ def _pending(request: Request, session: DB) -> WebSession:
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, session: DB) -> Response:
     principal = identify(request, session)
-    return RedirectResponse(home_of(principal.user) if principal else "/login", status_code=303)
+    return RedirectResponse(home_of(principal.role) if principal else "/login", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -248,10 +248,15 @@ def accept_invitation(
 # --- one's own account ------------------------------------------------------------
 
 
+def _account(user: User, tokens: list[ApiToken]) -> dict[str, object]:
+    return {"tokens": tokens, "second_factor": user.totp_secret is not None}
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, session: DB, me: Self) -> Response:
-    tokens = accounts.list_tokens(session, me.user)
-    return render(request, "account.html", {"tokens": tokens})
+    user = me.user(session)
+    tokens = accounts.list_tokens(session, user)
+    return render(request, "account.html", _account(user, tokens))
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
@@ -263,26 +268,29 @@ def create_token(
     scope: Annotated[str, Form(max_length=8)] = "read",
     days: Annotated[int, Form(ge=1, le=accounts.TOKEN_DAYS_MAX)] = 90,
 ) -> Response:
+    user = me.user(session)
     token, value = accounts.create_token(
-        session, me.user, name=name, scope=scope, days=days, actor=me.name, origin=me.origin
+        session, user, name=name, scope=scope, days=days, actor=me.name, origin=me.origin
     )
-    tokens = accounts.list_tokens(session, me.user)
-    return render(request, "account.html", {"tokens": tokens, "new_token": value, "new": token})
+    tokens = accounts.list_tokens(session, user)
+    page = _account(user, tokens)
+    return render(request, "account.html", {**page, "new_token": value, "new": token})
 
 
 @router.post("/account/tokens/{public_id}/revoke")
 def revoke_token(request: Request, session: DB, me: Self, public_id: str) -> Response:
-    accounts.revoke_token(session, me.user, public_id, me.name, me.origin)
+    accounts.revoke_token(session, me.user(session), public_id, me.name, me.origin)
     return RedirectResponse("/account", status_code=303)
 
 
 @router.get("/account/totp", response_class=HTMLResponse)
 def account_totp_page(request: Request, session: DB, me: Self) -> Response:
     """Turn on a second factor (optional for partner users; staff have one already)."""
-    if me.user.totp_secret is not None:
+    user = me.user(session)
+    if user.totp_secret is not None:
         return RedirectResponse("/account", status_code=303)
     secret, sealed = _setup_secret(request)
-    return _setup_page(request, me.user, sealed, secret, action="/account/totp")
+    return _setup_page(request, user, sealed, secret, action="/account/totp")
 
 
 @router.post("/account/totp", response_class=HTMLResponse)
@@ -292,13 +300,14 @@ def account_totp(
     me: Self,
     code: Annotated[str, Form(max_length=20)],
 ) -> Response:
-    if me.user.totp_secret is not None:
+    user = me.user(session)
+    if user.totp_secret is not None:
         return RedirectResponse("/account", status_code=303)
     secret, sealed = _setup_secret(request)
     secret_key = request.app.state.settings.secret_key
-    if not accounts.enrol_totp(session, me.user, secret_key, secret, code):
+    if not accounts.enrol_totp(session, user, secret_key, secret, code):
         return _setup_page(
-            request, me.user, sealed, secret, action="/account/totp", error="that code is not right"
+            request, user, sealed, secret, action="/account/totp", error="that code is not right"
         )
     audit.record(session, actor=me.name, action="totp_enrol", member_id=None, origin=me.origin)
     response = RedirectResponse("/account", status_code=303)
@@ -316,11 +325,11 @@ class Me(BaseModel):
 
 @api.get("/me", summary="The account this token belongs to")
 def me(principal: Self) -> Me:
-    user = principal.user
+    who = principal.identity
     return Me(
-        id=user.public_id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        partner=user.partner.name if user.partner else None,
+        id=who.public_id,
+        username=who.username,
+        display_name=who.display_name,
+        role=who.role.value,
+        partner=who.partner_name,
     )

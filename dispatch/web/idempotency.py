@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.accounts.models import IdempotentRequest, User
+from dispatch.accounts.models import IdempotentRequest
 from dispatch.db.types import utcnow
 from dispatch.web.problems import Problem
 
@@ -39,7 +39,7 @@ async def request_hash(request: Request, payload: bytes | None = None) -> str:
     return digest.hexdigest()
 
 
-def replay(session: Session, user: User, key: str | None, digest: str) -> JSONResponse | None:
+def replay(session: Session, user_id: int, key: str | None, digest: str) -> JSONResponse | None:
     """The stored answer for ``key``, or None when the key is new (or not given)."""
     if not key:
         return None
@@ -47,7 +47,7 @@ def replay(session: Session, user: User, key: str | None, digest: str) -> JSONRe
         raise Problem(422, "Idempotency-Key must be printable text")
     stored = session.scalar(
         select(IdempotentRequest).where(
-            IdempotentRequest.user_id == user.id, IdempotentRequest.key == key
+            IdempotentRequest.user_id == user_id, IdempotentRequest.key == key
         )
     )
     if stored is None:
@@ -64,14 +64,19 @@ def replay(session: Session, user: User, key: str | None, digest: str) -> JSONRe
 
 
 def remember(
-    session: Session, user: User, key: str | None, digest: str, status: int, body: dict[str, Any]
+    session: Session,
+    user_id: int,
+    key: str | None,
+    digest: str,
+    status: int,
+    body: dict[str, Any],
 ) -> None:
     """Keep the answer to a create made with ``key`` (same transaction as the create)."""
     if not key:
         return
     session.add(
         IdempotentRequest(
-            user_id=user.id,
+            user_id=user_id,
             key=key,
             request_hash=digest,
             status_code=status,

@@ -86,12 +86,12 @@ async def upload_creative(
         raise Problem(415, f"the bundle must be a .zip archive, not {bundle.content_type}")
     data = ops.read_upload_limit(await bundle.read(ops.MAX_UPLOAD + 1))
     digest = await idempotency.request_hash(request, data)
-    replayed = idempotency.replay(session, me.user, key, digest)
+    replayed = idempotency.replay(session, me.user_id, key, digest)
     if replayed is not None:
         return replayed
     version = ops.upload(session, me, data)
     body = ops.version_doc(version).model_dump(mode="json")
-    idempotency.remember(session, me.user, key, digest, 201, body)
+    idempotency.remember(session, me.user_id, key, digest, 201, body)
     return JSONResponse(
         body, status_code=201, headers={"Location": f"/api/v1/versions/{version.public_id}"}
     )
@@ -177,7 +177,7 @@ async def invite_user(
     request: Request, session: DB, me: Admin, new: NewUser, key: idempotency.KeyHeader = None
 ) -> JSONResponse:
     digest = await idempotency.request_hash(request)
-    replayed = idempotency.replay(session, me.user, key, digest)
+    replayed = idempotency.replay(session, me.user_id, key, digest)
     if replayed is not None:
         return replayed
     user, value = ops.invite(
@@ -191,5 +191,5 @@ async def invite_user(
     body = Invitation(
         user=ops.user_doc(user), invitation_url=f"{request.base_url}invite/{value}"
     ).model_dump(mode="json")
-    idempotency.remember(session, me.user, key, digest, 201, body)
+    idempotency.remember(session, me.user_id, key, digest, 201, body)
     return JSONResponse(body, status_code=201)

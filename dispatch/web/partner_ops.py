@@ -27,7 +27,7 @@ from dispatch.config import Settings
 from dispatch.creatives import services as creatives
 from dispatch.creatives.archive import MAX_ARCHIVE_BYTES
 from dispatch.creatives.bundle import load_uploaded_zip
-from dispatch.creatives.models import Creative, CreativeVersion
+from dispatch.creatives.models import Creative, CreativeVersion, Partner
 from dispatch.errors import InputError
 from dispatch.register import audit
 from dispatch.web.access import Principal
@@ -58,6 +58,13 @@ def _partner_id(principal: Principal) -> int:
     if principal.partner_id is None:  # the roles table keeps staff out of partner routes
         raise not_found()
     return principal.partner_id
+
+
+def _partner(session: Session, principal: Principal) -> Partner:
+    partner = session.get(Partner, _partner_id(principal))
+    if partner is None:  # cannot happen: a CHECK constraint gives partner users a partner
+        raise not_found()
+    return partner
 
 
 def creative_of(session: Session, principal: Principal, public_id: str) -> Creative:
@@ -168,9 +175,7 @@ def upload(session: Session, principal: Principal, data: bytes) -> CreativeVersi
     written.
     """
     bundle = load_uploaded_zip(data)
-    partner = principal.user.partner
-    if partner is None:  # cannot happen: a CHECK constraint gives partner users a partner
-        raise not_found()
+    partner = _partner(session, principal)
     version = creatives.store_bundle(session, partner, bundle, submitted_by=principal.name)
     audit.record(
         session,
@@ -212,7 +217,7 @@ def invite(
         actor=principal.name,
         display_name=display_name or None,
         email=email,
-        partner=principal.user.partner,
+        partner=_partner(session, principal),
     )
     value = accounts.invite(session, user, principal.name, principal.origin)
     return user, value

@@ -6,11 +6,12 @@ import datetime as dt
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pyotp
 import pytest
 from argon2 import profiles
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from dispatch.accounts import credentials
@@ -94,8 +95,9 @@ def test_session_and_token_values_are_stored_as_hashes_only(session: Session) ->
     assert opened.value not in dump and value not in dump
     assert session.scalar(select(WebSession.token_hash)) == credentials.token_hash(opened.value)
     assert session.scalar(select(ApiToken.token_hash)) == credentials.token_hash(value)
-    assert accounts.find_token(session, value) is token
-    assert accounts.find_token(session, value + "x") is None
+    found = accounts.check_token(session, value)
+    assert found is not None and found.identity.user_id == token.user_id
+    assert accounts.check_token(session, value + "x") is None
 
 
 def test_short_passwords_and_bad_names_are_refused_with_the_field(session: Session) -> None:
@@ -120,31 +122,47 @@ def test_a_session_slides_and_a_token_records_its_use_at_most_once_a_minute(
         session, username="staff.y", role="auditor", actor="test", password=PASSWORD
     )
     opened = accounts.open_session(session, user, "127.0.0.1", verified=True)
-    token, value = accounts.create_token(
+    _, value = accounts.create_token(
         session, user, name="script", scope="read", days=3, actor="test"
     )
     session.flush()
-    row = opened.row
-    first_expiry = row.expires_at
+    first_expiry = opened.row.expires_at
 
-    assert accounts.find_session(session, opened.value) is row
-    assert accounts.find_token(session, value) is token
-    used = token.last_used_at
+    def times() -> tuple[dt.datetime, dt.datetime, dt.datetime | None]:
+        query = select(WebSession.last_seen_at, WebSession.expires_at)
+        seen, expires = session.execute(query).one()
+        return seen, expires, session.scalar(select(ApiToken.last_used_at))
+
+    assert accounts.check_session(session, opened.value) is not None
+    assert accounts.check_token(session, value) is not None
+    _, _, used = times()
     assert used is not None
-    session.flush()
     # Within the minute: nothing to write, so a request costs no UPDATE.
-    assert accounts.find_session(session, opened.value) is row
-    assert accounts.find_token(session, value) is token
-    assert row.expires_at == first_expiry and token.last_used_at == used
-    assert not session.dirty
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert accounts.check_session(session, opened.value) is not None
+        assert accounts.check_token(session, value) is not None
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements and not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert times()[1:] == (first_expiry, used)
 
     # Later than that, the expiry slides and the use is recorded.
     earlier = accounts.TOUCH_EVERY + dt.timedelta(seconds=1)
-    row.last_seen_at -= earlier
-    row.expires_at -= earlier
-    token.last_used_at = used - earlier
-    assert accounts.find_session(session, opened.value) is row
-    assert accounts.find_token(session, value) is token
-    assert row.expires_at > first_expiry - dt.timedelta(seconds=1)
-    assert row.expires_at - row.last_seen_at == accounts.SESSION_IDLE
-    assert token.last_used_at > used - earlier
+    seen, expires, _ = times()
+    session.execute(
+        update(WebSession).values(last_seen_at=seen - earlier, expires_at=expires - earlier)
+    )
+    session.execute(update(ApiToken).values(last_used_at=used - earlier))
+    assert accounts.check_session(session, opened.value) is not None
+    assert accounts.check_token(session, value) is not None
+    seen, expires, last_used = times()
+    assert expires > first_expiry - dt.timedelta(seconds=1)
+    assert expires - seen == accounts.SESSION_IDLE
+    assert last_used is not None and last_used > used - earlier

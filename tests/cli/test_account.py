@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from dispatch.accounts import services as accounts
-from dispatch.accounts.models import WebSession
+from dispatch.accounts.models import ApiToken, WebSession
 from dispatch.db.engine import session_scope
 from dispatch.register.models import AuditEntry
 from tests.conftest import CliResult
@@ -190,7 +190,7 @@ def test_disable_ends_sessions_and_tokens_at_once(cli: Cli, engine: Engine) -> N
     assert result.code == 0, result.err
     with session_scope(engine) as session:
         assert accounts.find_session(session, opened.value) is None
-        assert accounts.find_token(session, value) is None
+        assert accounts.check_token(session, value) is None
         row = session.get(WebSession, opened.row.token_hash)
         assert row is not None and row.revoked_at is not None
         with pytest.raises(accounts.LoginRefused):
@@ -210,9 +210,12 @@ def test_token_value_printed_once_works_and_can_be_revoked(cli: Cli, engine: Eng
     value = made.out.split("value (shown once): ")[1].strip()
     assert made.out.count(value) == 1
     with session_scope(engine) as session:
-        token = accounts.find_token(session, value)
-        assert token is not None and token.scope == "write" and token.user.username == "robot"
-        token_id = token.public_id
+        found = accounts.check_token(session, value)
+        assert found is not None and found.scope == "write"
+        assert found.identity.username == "robot"
+        token_id = session.scalar(
+            select(ApiToken.public_id).where(ApiToken.user_id == found.identity.user_id)
+        )
     listed = json.loads(cli("account", "token", "robot", "--list", "--as", ADMIN, "--json").out)
     assert [(t["id"], t["state"]) for t in listed] == [(token_id, "active")]
     assert value not in json.dumps(listed)
@@ -221,7 +224,7 @@ def test_token_value_printed_once_works_and_can_be_revoked(cli: Cli, engine: Eng
 
     assert revoked.code == 0, revoked.err
     with session_scope(engine) as session:
-        assert accounts.find_token(session, value) is None
+        assert accounts.check_token(session, value) is None
     listed = json.loads(cli("account", "token", "robot", "--list", "--as", ADMIN, "--json").out)
     assert listed[0]["state"] == "revoked"
     actions = _audit_actions(engine)

@@ -80,6 +80,28 @@ def test_a_route_that_only_reads_has_no_transaction_on_postgresql(site: Site) ->
     assert site.app.state.engine.pool.checkedout() == 0
 
 
+def test_an_error_page_after_a_rollback_still_names_the_signed_in_user(site: Site) -> None:
+    """The principal is plain values, not an ORM object that the rollback of a failed
+    request expires: the error page's header still says who is signed in, on a partner
+    route as on a staff one."""
+
+    def fails_after_a_write(session: DB, me: Viewer) -> None:
+        session.add(Partner(name="Rolled Back"))
+        session.flush()
+        raise Problem(409, "the probe fails after writing")
+
+    site.app.router.add_api_route("/partner/probe/fail", fails_after_a_write, methods=["GET"])
+    browser = site.client("a_viewer")
+
+    failed = browser.get("/partner/probe/fail")
+
+    assert failed.status_code == 409
+    assert "A Viewer" in failed.text and "the probe fails after writing" in failed.text
+    with session_scope(site.engine) as session:
+        assert session.scalar(select(Partner.id).where(Partner.name == "Rolled Back")) is None
+    assert site.app.state.engine.pool.checkedout() == 0
+
+
 def test_a_route_that_only_reads_still_slides_the_session_and_records_the_token_use(
     site: Site,
 ) -> None:
