@@ -62,10 +62,12 @@ from dispatch.creatives.models import CreativeStatus, CreativeVersion, Partner
 from dispatch.db.engine import session_scope
 from dispatch.db.ids import new_public_id
 from dispatch.db.types import utcnow
+from dispatch.web import csrf
 from dispatch.web.access import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-0123456789"
+CSRF_COOKIE = secrets.token_urlsafe(24)
 #: The server's broker, as in production: with none, ``dispatch serve`` runs an
 #: in-process worker, which would snapshot the seeded scheduled and dispatching
 #: campaigns (and fail them) while the load runs. Nothing consumes from it here.
@@ -214,13 +216,13 @@ def free_port() -> int:
 
 
 async def _drive(
-    base: str, target: Target, headers: dict[str, str], cookies: dict[str, str], clients: int,
-    seconds: float, warmup: float,
+    base: str, target: Target, headers: dict[str, str], clients: int, seconds: float,
+    warmup: float,
 ) -> Sample:  # fmt: skip
     sample = Sample()
     limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx2.AsyncClient(
-        base_url=base, headers=headers, cookies=cookies, limits=limits, timeout=30
+        base_url=base, headers=headers, limits=limits, timeout=30
     ) as client:
 
         async def worker(until: float, record: bool) -> None:
@@ -248,13 +250,19 @@ def _drive_in_process(args: tuple[Any, ...]) -> Sample:
 def run_target(
     pool: Any, base: str, target: Target, cookie: str, token: str, args: argparse.Namespace
 ) -> Sample:
-    headers = {"Authorization": f"Bearer {token}"} if target.auth == "bearer" else {}
-    cookies = {SESSION_COOKIE: cookie} if target.auth == "cookie" else {}
+    headers = {}
+    if target.auth == "bearer":
+        headers["Authorization"] = f"Bearer {token}"
+    elif target.auth == "cookie":
+        # A fixed Cookie header, as a browser sends after its first page (the form
+        # token's cookie included, so no answer sets one): the same cost to the load
+        # generator as the bearer header, where a cookie jar would parse every answer.
+        headers["Cookie"] = f"{SESSION_COOKIE}={cookie}; {csrf.COOKIE}={CSRF_COOKIE}"
     shares = [
         args.clients // args.load_processes + (1 if i < args.clients % args.load_processes else 0)
         for i in range(args.load_processes)
     ]
-    jobs = [(base, target, headers, cookies, n, args.seconds, args.warmup) for n in shares if n]
+    jobs = [(base, target, headers, n, args.seconds, args.warmup) for n in shares if n]
     merged = Sample()
     for part in pool.map(_drive_in_process, jobs):
         merged.latencies += part.latencies
