@@ -232,11 +232,12 @@ def require(action: Action) -> Callable[..., Principal]:
         principal = identify(request, session)
         if principal is None:
             raise unauthenticated()
+        # Known before the check, so that a refusal's page, too, says who is signed in.
+        request.state.principal = principal
         if not principal.may(action):
             if principal.via == "token" and allowed(principal.role, action):
                 raise forbidden("this API token is read-only")
             raise forbidden()
-        request.state.principal = principal
         return principal
 
     dependency.action = action  # type: ignore[attr-defined]  # read by the route matrix test

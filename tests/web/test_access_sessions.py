@@ -102,6 +102,16 @@ def test_an_error_page_after_a_rollback_still_names_the_signed_in_user(site: Sit
     assert site.app.state.engine.pool.checkedout() == 0
 
 
+def test_a_refusal_page_says_who_is_signed_in(site: Site) -> None:
+    """A partner user who opens a staff page is refused with their own navigation, so
+    that they can find their way back (and a staff user likewise on a partner page)."""
+    refused = site.client("a_viewer").get("/staff")
+
+    assert refused.status_code == 403
+    assert "A Viewer" in refused.text and 'href="/partner/creatives"' in refused.text
+    assert 'href="/staff/audit"' not in refused.text
+
+
 def test_a_route_that_only_reads_still_slides_the_session_and_records_the_token_use(
     site: Site,
 ) -> None:
