@@ -18,8 +18,9 @@ share of the clients), against:
 
 Each endpoint is run ``--rounds`` times, interleaved, for ``--seconds`` each after a
 warm-up; requests/s and latency percentiles are over all rounds. The load generator
-shares the machine with the server (2 cores here): its cost is the same per request for
-every endpoint, so the ratio dashboard / healthz is the figure to compare (target >= 0.3).
+shares the machine with the server (2 cores here): each request carries its credential as
+a fixed header, so the client's cost differs between endpoints only by the size of the
+answer it reads, and the ratio dashboard / healthz is the figure to compare (target >= 0.3).
 
 By default the server runs one worker process per CPU, as docs/service.md advises for
 production, and the load generator as many processes. With one of each, the dashboard

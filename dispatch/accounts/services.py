@@ -411,15 +411,17 @@ _TOKEN_LOOKUP = _credential_lookup(
 )
 
 
-def _live(session: Session, statement: Select[*tuple[Any, ...]], value: str) -> Any:
-    """The lookup row of credential ``value``, or None unless it is live: known, not
-    revoked, not expired, and its user not disabled. Run on the session's connection:
-    for a row of columns the ORM's execution path costs more than the query."""
-    row = session.connection().execute(statement, {"hash": credentials.token_hash(value)})
-    found = row.first()
+def _live(
+    session: Session, statement: Select[*tuple[Any, ...]], value: str, now: dt.datetime
+) -> Any:
+    """The lookup row of credential ``value``, or None unless it is live at ``now``:
+    known, not revoked, not expired, and its user not disabled. Run on the session's
+    connection: for a row of columns the ORM's execution path costs more than the query."""
+    params = {"hash": credentials.token_hash(value)}
+    found = session.connection().execute(statement, params).first()
     if found is None or found.revoked_at is not None or found.disabled_at is not None:
         return None
-    return found if found.expires_at > utcnow() else None
+    return found if found.expires_at > now else None
 
 
 def _identity(row: Any) -> Identity:
@@ -445,10 +447,10 @@ def _touch(
 def check_session(session: Session, value: str) -> Credential | None:
     """The credential of a session cookie's ``value``, or None; a verified session's
     expiry slides with use (written at most every :data:`TOUCH_EVERY`)."""
-    row = _live(session, _SESSION_LOOKUP, value)
+    now = utcnow()
+    row = _live(session, _SESSION_LOOKUP, value, now)
     if row is None:
         return None
-    now = utcnow()
     if row.verified and now - row.touched_at >= TOUCH_EVERY:
         _touch(session, WebSession, row.token_hash, last_seen_at=now, expires_at=now + SESSION_IDLE)
     return Credential(_identity(row), row.verified, TokenScope.WRITE)
@@ -525,10 +527,10 @@ def create_token(
 def check_token(session: Session, value: str) -> Credential | None:
     """The credential of an API token's ``value``, or None; its last use is recorded
     (written at most every :data:`TOUCH_EVERY`)."""
-    row = _live(session, _TOKEN_LOOKUP, value)
+    now = utcnow()
+    row = _live(session, _TOKEN_LOOKUP, value, now)
     if row is None:
         return None
-    now = utcnow()
     if row.touched_at is None or now - row.touched_at >= TOUCH_EVERY:
         _touch(session, ApiToken, row.token_hash, last_used_at=now)
     return Credential(_identity(row), True, TokenScope(row.scope))
