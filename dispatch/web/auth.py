@@ -6,7 +6,7 @@ import io
 from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -20,9 +20,10 @@ from dispatch.web import csrf
 from dispatch.web.access import DB, SESSION_COOKIE, Principal, identify, origin_of, require
 from dispatch.web.pages import render
 from dispatch.web.problems import Problem
+from dispatch.web.routing import Router
 
-router = APIRouter(dependencies=[Depends(csrf.check)], include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["account"])
+router = Router(dependencies=[Depends(csrf.check)], include_in_schema=False)
+api = Router(prefix="/api/v1", tags=["account"])
 SETUP_COOKIE = "dispatch_totp_setup"
 Self = Annotated[Principal, Depends(require(Action.SELF))]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dispatch.members import choices, links, mail, requests, services
@@ -25,8 +25,9 @@ from dispatch.web import csrf
 from dispatch.web.access import DB, MEMBER_COOKIE, member_page, member_visit, origin_of
 from dispatch.web.member_pages import mailer, render
 from dispatch.web.problems import Problem
+from dispatch.web.routing import Router
 
-router = APIRouter(
+router = Router(
     prefix="/centre",
     dependencies=[Depends(member_page), Depends(csrf.check)],
     include_in_schema=False,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dispatch.campaigns import links as campaign_links
@@ -29,12 +29,11 @@ from dispatch.rendering.email import centre_token
 from dispatch.web import csrf
 from dispatch.web.access import DB, member_link, member_page
 from dispatch.web.member_pages import pick_language, render, set_session
+from dispatch.web.routing import Router
 
 #: RFC 8058 POSTs come from mail clients with no CSRF token: a router of their own.
-unsubscribe_router = APIRouter(dependencies=[Depends(member_page)], include_in_schema=False)
-router = APIRouter(
-    dependencies=[Depends(member_page), Depends(csrf.check)], include_in_schema=False
-)
+unsubscribe_router = Router(dependencies=[Depends(member_page)], include_in_schema=False)
+router = Router(dependencies=[Depends(member_page), Depends(csrf.check)], include_in_schema=False)
 
 UnsubscribeLink = Annotated[MemberLink, Depends(member_link(LinkPurpose.UNSUBSCRIBE))]
 SESSION_SECONDS = int(campaign_links.LIFETIMES[LinkPurpose.SESSION].total_seconds())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from dispatch.accounts.roles import Action, Role
@@ -20,8 +20,9 @@ from dispatch.web.lists import Paging, paginate
 from dispatch.web.pages import render
 from dispatch.web.previews import previews
 from dispatch.web.problems import Problem
+from dispatch.web.routing import Router
 
-router = APIRouter(prefix="/partner", dependencies=[Depends(csrf.check)], include_in_schema=False)
+router = Router(prefix="/partner", dependencies=[Depends(csrf.check)], include_in_schema=False)
 Viewer = Annotated[Principal, Depends(require(Action.PARTNER_VIEW))]
 Uploader = Annotated[Principal, Depends(require(Action.PARTNER_UPLOAD))]
 Admin = Annotated[Principal, Depends(require(Action.PARTNER_USERS))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -21,8 +21,9 @@ from dispatch.web.access import DB, Principal, reads_only, require
 from dispatch.web.lists import PageInfo, Paging, page_info, paginate
 from dispatch.web.previews import previews
 from dispatch.web.problems import Problem
+from dispatch.web.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["partner"])
+router = Router(prefix="/api/v1", tags=["partner"])
 UPLOAD_TYPES = {"application/zip", "application/x-zip-compressed", "application/octet-stream", None}
 Viewer = Annotated[Principal, Depends(require(Action.PARTNER_VIEW))]
 Uploader = Annotated[Principal, Depends(require(Action.PARTNER_UPLOAD))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
@@ -34,9 +34,10 @@ from dispatch.web.lists import Paging, paginate
 from dispatch.web.pages import render
 from dispatch.web.previews import MEDIA_TYPES, previews
 from dispatch.web.problems import not_found
+from dispatch.web.routing import Router
 from dispatch.web.staff_models import version_detail, version_item
 
-router = APIRouter(
+router = Router(
     prefix="/staff",
     dependencies=[Depends(csrf.check)],
     include_in_schema=False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from dispatch.accounts.roles import Action
@@ -18,6 +18,7 @@ from dispatch.web import idempotency, staff_ops
 from dispatch.web.access import DB, Principal, require
 from dispatch.web.lists import Paging, page_info, paginate
 from dispatch.web.previews import previews
+from dispatch.web.routing import Router
 from dispatch.web.staff import preview_response
 from dispatch.web.staff_models import (
     AuditItem,
@@ -42,7 +43,7 @@ from dispatch.web.staff_models import (
 )
 from dispatch.web.staff_records import segment_list, segment_view
 
-router = APIRouter(
+router = Router(
     prefix="/api/v1/staff",
     tags=["staff"],
 )
