@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -120,6 +121,16 @@ def test_campaigns_show_state_and_dates_and_no_numbers(site: Site, tmp_path: Pat
     # A draft gets an audience estimate, and one member is far under the minimum.
     assert "fewer than 50 members" in page.text and "4242" not in page.text
     assert site.api("b_viewer").get(f"/api/v1/campaigns/{public_id}").status_code == 404
+    # The dashboard lists it in its own short form, for partner A only.
+    dashboard = site.client("a_viewer").get("/partner").text
+    row = re.search(
+        rf"<a href=\"/partner/campaigns/{public_id}\">([^<]+)</a>(.*?)</tr>", dashboard, re.S
+    )
+    assert row is not None
+    assert row.group(1).endswith(" v1")
+    assert "<td>email</td>" in row.group(2) and ">draft<" in row.group(2)
+    assert "4242" not in dashboard
+    assert public_id not in site.client("b_viewer").get("/partner").text
 
 
 def test_a_partner_admin_invites_through_the_api_and_only_its_own_roles(site: Site) -> None:
