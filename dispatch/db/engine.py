@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,11 +10,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+#: A pooled connection left unused for longer than this is pinged before it is used.
+PING_AFTER_IDLE = 10.0
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; for SQLite make the folder, enforce foreign keys and use WAL."""
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE, **kwargs: Any) -> Engine:
+    """Create an engine; for SQLite make the folder, enforce foreign keys and use WAL;
+    for a database server, check pooled connections that sat idle (:func:`ping_when_idle`).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -30,7 +38,44 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_when_idle(engine, ping_after_idle)
+    return engine
+
+
+_IDLE_SINCE = "dispatch_idle_since"
+
+
+def ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Ping a pooled connection before it is used only when it has been idle ``seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip to the
+    database for every web request and every job step, about a fifth of the database
+    work of a dashboard view (bench/HISTORY.md). A connection in steady use answered
+    moments ago. One the server dropped while it sat in the pool (a restart, an idle
+    timeout, a failover) fails the ping here and is replaced before anyone uses it.
+
+    A connection dropped within the last ``seconds`` fails the statement that meets it,
+    as it would between a ping and the statement: SQLAlchemy then invalidates every
+    connection of the pool that is as old, so the requests after it reconnect, and a job
+    retries its batch as it does after any transient fault.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi: Any, entry: ConnectionPoolEntry) -> None:
+        entry.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi: Any, entry: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = entry.info.get(_IDLE_SINCE)
+        if since is not None and time.monotonic() - since < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool closes this connection and checks out another.
+            raise DisconnectionError(f"a pooled connection was lost while idle: {exc}") from exc
 
 
 #: Every session the project opens comes from this factory (``open_session``,
