@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Row, Select
+from sqlalchemy import CompoundSelect, Row, Select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -48,7 +48,9 @@ class Page(Generic[T]):
 
 
 def column_rows(
-    session: Session, statement: Select[*tuple[Any, ...]], params: dict[str, Any] | None = None
+    session: Session,
+    statement: Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]],
+    params: dict[str, Any] | None = None,
 ) -> Sequence[Row[*tuple[Any, ...]]]:
     """The rows of a query of columns (no ORM objects), run on the session's connection:
     the ORM's execution path for such a query costs more than running it."""

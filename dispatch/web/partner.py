@@ -39,9 +39,10 @@ PREVIEW_PAGE_CSP = (
 @router.get("", response_class=HTMLResponse)
 @reads_only
 def dashboard(request: Request, session: DB, me: Viewer) -> Response:
-    versions = ops.recent_versions(session, me, 8)
-    campaigns = ops.latest_campaigns(session, me, 8)
-    return render(request, "partner_home.html", {"versions": versions, "campaigns": campaigns})
+    lists = ops.dashboard_lists(session, me, 8)
+    return render(
+        request, "partner_home.html", {"versions": lists.versions, "campaigns": lists.campaigns}
+    )
 
 
 @router.get("/creatives", response_class=HTMLResponse)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import Row, Select, bindparam, join, select
+from sqlalchemy import Row, Select, bindparam, join, literal, select, text, union_all
 from sqlalchemy.orm import Session
 
 from dispatch.accounts import services as accounts
@@ -96,31 +97,6 @@ def creatives_query(principal: Principal) -> Select[Creative]:
     )
 
 
-#: The partner's latest versions for the dashboard, as rows (what the table shows, no
-#: bundle bytes, no ORM objects), built once: it runs on every dashboard view.
-_RECENT_VERSIONS = (
-    select(
-        CreativeVersion.public_id,
-        Creative.name.label("creative_name"),
-        CreativeVersion.version,
-        CreativeVersion.status,
-        CreativeVersion.submitted_at,
-    )
-    .join(Creative, Creative.id == CreativeVersion.creative_id)
-    .where(Creative.partner_id == bindparam("partner_id"))
-    .order_by(CreativeVersion.submitted_at.desc(), CreativeVersion.id.desc())
-    .limit(bindparam("limit"))
-)
-
-
-def recent_versions(
-    session: Session, principal: Principal, limit: int
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The partner's ``limit`` latest creative versions, newest first."""
-    params = {"partner_id": _partner_id(principal), "limit": limit}
-    return column_rows(session, _RECENT_VERSIONS, params)
-
-
 #: A campaign with its creative version and creative.
 _CAMPAIGN_FROM = join(
     Campaign, CreativeVersion, CreativeVersion.id == Campaign.creative_version_id
@@ -150,35 +126,71 @@ _PARTNER_CAMPAIGNS = _CAMPAIGN_ROW.where(Campaign.partner_id == bindparam("partn
     *_NEWEST_FIRST
 )
 
-#: The dashboard's campaigns: only the columns its table shows, as rows. It runs on every
-#: view; a campaign document would fetch six more columns and validate a model per row.
-_LATEST_CAMPAIGNS = (
-    select(
-        Campaign.public_id,
-        Campaign.status,
-        Campaign.channel,
-        Creative.name.label("creative_name"),
-        CreativeVersion.version,
-        Campaign.send_at,
-    )
-    .select_from(_CAMPAIGN_FROM)
-    .where(Campaign.partner_id == bindparam("partner_id"))
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("limit"))
-)
-
 
 def campaigns_query(principal: Principal) -> Select[*tuple[Any, ...]]:
     """The partner's campaigns as document rows (:func:`campaign_docs`), newest first."""
     return _PARTNER_CAMPAIGNS.params(partner_id=_partner_id(principal))
 
 
-def latest_campaigns(
-    session: Session, principal: Principal, limit: int
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The partner's ``limit`` latest campaigns, newest first, as the dashboard's rows."""
+def _dashboard_list(kind: str, shown_at: Any, sort_at: Any, sort_id: Any) -> Select[Any]:
+    """One of the dashboard's lists in the columns both share (``channel`` is the
+    campaigns'), newest ``:limit`` first, with its own sort key for the outer order."""
+    return (
+        select(
+            literal(kind).label("kind"),
+            sort_at.label("sort_at"),
+            sort_id.label("sort_id"),
+            Creative.name.label("creative_name"),
+            CreativeVersion.version,
+            shown_at.label("at"),
+        )
+        .order_by(sort_at.desc(), sort_id.desc())
+        .limit(bindparam("limit"))
+    )
+
+
+_VERSIONS_LIST = (
+    _dashboard_list(
+        "version", CreativeVersion.submitted_at, CreativeVersion.submitted_at, CreativeVersion.id
+    )
+    .add_columns(
+        CreativeVersion.public_id,
+        CreativeVersion.status,
+        literal(None, Campaign.channel.type).label("channel"),
+    )
+    .join(Creative, Creative.id == CreativeVersion.creative_id)
+    .where(Creative.partner_id == bindparam("partner_id"))
+)
+_CAMPAIGNS_LIST = (
+    _dashboard_list("campaign", Campaign.send_at, Campaign.created_at, Campaign.id)
+    .add_columns(Campaign.public_id, Campaign.status, Campaign.channel)
+    .select_from(_CAMPAIGN_FROM)
+    .where(Campaign.partner_id == bindparam("partner_id"))
+)
+_BOTH_LISTS = union_all(
+    select(_VERSIONS_LIST.subquery()), select(_CAMPAIGNS_LIST.subquery())
+).order_by(text("kind"), text("sort_at DESC"), text("sort_id DESC"))
+
+
+@dataclass(frozen=True)
+class DashboardLists:
+    versions: list[Row[Any]]
+    campaigns: list[Row[Any]]
+
+
+def dashboard_lists(session: Session, principal: Principal, limit: int) -> DashboardLists:
+    """The partner's ``limit`` latest creative versions and ``limit`` latest campaigns,
+    newest first, as rows of the columns the dashboard shows.
+
+    One statement for both: every dashboard view runs it, and a round trip to
+    PostgreSQL costs the database and this process more than either query does
+    (bench/HISTORY.md). Each list keeps its own order and limit in a subquery.
+    """
     params = {"partner_id": _partner_id(principal), "limit": limit}
-    return column_rows(session, _LATEST_CAMPAIGNS, params)
+    lists = DashboardLists([], [])
+    for row in column_rows(session, _BOTH_LISTS, params):
+        (lists.versions if row.kind == "version" else lists.campaigns).append(row)
+    return lists
 
 
 def users_query(principal: Principal) -> Select[User]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import func, select
 
 from dispatch.accounts.models import User
+from dispatch.campaigns.models import Campaign, CampaignStatus
 from dispatch.creatives import services as creatives
 from dispatch.creatives.models import CreativeVersion
 from dispatch.db.engine import session_scope
+from dispatch.db.ids import new_public_id
+from dispatch.db.types import utcnow
 from tests.creatives.builders import valid_files, zip_bytes
 from tests.web.conftest import PARTNER_A, PARTNER_B, Site
 
@@ -31,6 +35,58 @@ def test_the_dashboard_shows_the_partners_own_work_only(site: Site) -> None:
     assert site.versions[PARTNER_A] in page.text
     assert site.versions[PARTNER_B] not in page.text
     assert "Open a campaign for its reports" in page.text
+
+
+def _campaigns(site: Site, partner: str, count: int) -> list[str]:
+    """``count`` campaigns of ``partner`` made an hour apart, oldest first: their ids."""
+    now = utcnow()
+    with session_scope(site.engine) as session:
+        version = session.scalars(
+            select(CreativeVersion).where(CreativeVersion.public_id == site.versions[partner])
+        ).one()
+        made = [
+            Campaign(
+                public_id=new_public_id("cp"),
+                reference=f"{partner[:4]}-{i}",
+                partner_id=version.creative.partner_id,
+                creative_version_id=version.id,
+                channel="post" if i % 2 else "email",
+                purpose="partner_marketing",
+                segment_name="s",
+                segment_path="segments/s.yaml",
+                segment_source="",
+                segment_sha256="0" * 64,
+                status=CampaignStatus.DRAFT,
+                created_at=now - dt.timedelta(hours=count - i),
+                created_by="manager",
+                send_at=now + dt.timedelta(days=i),
+            )
+            for i in range(count)
+        ]
+        session.add_all(made)
+    return [c.public_id for c in made]
+
+
+def test_the_dashboard_lists_the_newest_eight_campaigns_and_versions(site: Site) -> None:
+    mine = _campaigns(site, PARTNER_A, 10)
+    theirs = _campaigns(site, PARTNER_B, 3)
+    editor = site.client("a_editor")
+    for _ in range(9):  # versions 1-9 of a new creative, after the one partner A had
+        uploaded = editor.post(
+            "/partner/creatives/upload",
+            data={"csrf": editor.csrf},  # type: ignore[attr-defined]
+            files={"bundle": ("spring.zip", zip_bytes(valid_files()), "application/zip")},
+        )
+        assert uploaded.status_code == 200
+
+    page = site.client("a_viewer").get("/partner").text
+
+    shown = re.findall(r'href="/partner/campaigns/([^"]+)"', page)
+    assert shown == mine[::-1][:8]  # newest first, and only partner A's
+    assert not set(theirs) & set(shown)
+    versions = re.findall(r'href="/partner/versions/[^"]+">[^<]+</a></td><td>v(\d+)<', page)
+    assert [int(v) for v in versions] == [9, 8, 7, 6, 5, 4, 3, 2]
+    assert site.versions[PARTNER_B] not in page
 
 
 def test_an_editor_uploads_a_bundle_and_sees_its_preview_pictures(site: Site) -> None:
