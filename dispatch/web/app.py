@@ -174,15 +174,25 @@ def _refusal(request: Request) -> problems.Problem | None:
     return None
 
 
+def _route_template(scope: Scope) -> str:
+    """The template of the route a request matched, never its path: no id, token or
+    query string is logged. A mounted app (the static files) sets no route, but its
+    mount point is the scope's ``root_path``."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    if "endpoint" in scope and scope.get("root_path"):
+        return f"{scope['root_path']}/{{path}}"
+    return "(unmatched)"
+
+
 def _log_access(request: Request, status: int, started: float) -> None:
-    route = request.scope.get("route")
     principal = getattr(request.state, "principal", None)
-    # The route's template, never the path: no id, token or query string is logged.
     access_log.info(
         json.dumps(
             {
                 "method": request.method,
-                "route": getattr(route, "path", "(unmatched)"),
+                "route": _route_template(request.scope),
                 "status": status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
                 "user": principal.identity.public_id if principal else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from starlette.types import Scope
 
 from dispatch.web import app as web_app
 from dispatch.web.routing import Router, first_segment
+from tests.web.conftest import PARTNER_A, Site
 
 
 def test_first_segment() -> None:
@@ -104,3 +107,19 @@ def test_every_router_of_the_service_is_one(
     assert included
     assert [type(r).__name__ for r in included if not isinstance(r, Router)] == []
     assert all(r.segments() for r in included)  # type: ignore[attr-defined]
+
+
+def test_the_access_log_names_the_route_template_the_static_mount_too(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = site.client("a_viewer")
+    with caplog.at_level(logging.INFO, logger="dispatch.web.access"):
+        assert client.get("/static/site.css").status_code == 200
+        assert client.get(f"/partner/versions/{site.versions[PARTNER_A]}").status_code == 200
+        assert client.get("/nowhere/at/all").status_code == 404
+    logged = [
+        json.loads(r.getMessage())["route"]
+        for r in caplog.records
+        if r.name == "dispatch.web.access"
+    ]
+    assert logged == ["/static/{path}", "/partner/versions/{version_id}", "(unmatched)"]
