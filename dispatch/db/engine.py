@@ -50,9 +50,9 @@ def ping_when_idle(engine: Engine, seconds: float) -> None:
     """Ping a pooled connection before it is used only when it has been idle ``seconds``.
 
     SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip to the
-    database for every web request and every job step, about a fifth of the database
-    work of a dashboard view (bench/HISTORY.md). A connection in steady use answered
-    moments ago. One the server dropped while it sat in the pool (a restart, an idle
+    database for every web request and every job step (one of the four statements a
+    dashboard view made; bench/HISTORY.md). A connection in steady use answered moments
+    ago. One the server dropped while it sat in the pool (a restart, an idle
     timeout, a failover) fails the ping here and is replaced before anyone uses it.
 
     A connection dropped within the last ``seconds`` fails the statement that meets it,
