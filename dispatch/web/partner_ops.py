@@ -120,8 +120,8 @@ _CAMPAIGN_ROW = select(
 ).select_from(_CAMPAIGN_FROM)
 
 
-#: The campaigns of the partner ``:partner_id``, newest first (built once).
 _NEWEST_FIRST = (Campaign.created_at.desc(), Campaign.id.desc())
+#: The campaigns of the partner ``:partner_id``, newest first (built once).
 _PARTNER_CAMPAIGNS = _CAMPAIGN_ROW.where(Campaign.partner_id == bindparam("partner_id")).order_by(
     *_NEWEST_FIRST
 )
@@ -187,10 +187,11 @@ def dashboard_lists(session: Session, principal: Principal, limit: int) -> Dashb
     (bench/HISTORY.md). Each list keeps its own order and limit in a subquery.
     """
     params = {"partner_id": _partner_id(principal), "limit": limit}
-    lists = DashboardLists([], [])
-    for row in column_rows(session, _BOTH_LISTS, params):
-        (lists.versions if row.kind == "version" else lists.campaigns).append(row)
-    return lists
+    rows = column_rows(session, _BOTH_LISTS, params)
+    return DashboardLists(
+        versions=[row for row in rows if row.kind == "version"],
+        campaigns=[row for row in rows if row.kind == "campaign"],
+    )
 
 
 def users_query(principal: Principal) -> Select[User]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -22,6 +23,16 @@ def admin(pg_url: str) -> Iterator[Engine]:
     engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def pool_of_one(url: str, ping_after_idle: float) -> Iterator[Engine]:
+    """An engine with one pooled connection, disposed afterwards."""
+    engine = make_engine(url, pool_size=1, ping_after_idle=ping_after_idle)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def counted_pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -60,12 +71,9 @@ def terminate(admin: Engine, pid: int) -> None:
 def test_a_connection_in_steady_use_is_not_pinged(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(pg_url, pool_size=1, ping_after_idle=60)
-    pings = counted_pings(engine, monkeypatch)
-    try:
+    with pool_of_one(pg_url, 60) as engine:
+        pings = counted_pings(engine, monkeypatch)
         pids = {backend_pid(engine) for _ in range(5)}
-    finally:
-        engine.dispose()
     assert len(pids) == 1  # the same pooled connection each time
     assert pings == []
 
@@ -73,30 +81,24 @@ def test_a_connection_in_steady_use_is_not_pinged(
 def test_a_connection_idle_longer_than_the_limit_is_pinged_before_use(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine(pg_url, pool_size=1, ping_after_idle=0.05)
-    pings = counted_pings(engine, monkeypatch)
-    try:
+    with pool_of_one(pg_url, 0.05) as engine:
+        pings = counted_pings(engine, monkeypatch)
         backend_pid(engine)  # a new connection: not pinged
         assert pings == []
         for _ in range(3):
             time.sleep(0.1)
             backend_pid(engine)
-    finally:
-        engine.dispose()
     assert len(pings) == 3
 
 
 def test_a_connection_dropped_while_idle_is_replaced_before_anyone_uses_it(
     pg_url: str, admin: Engine
 ) -> None:
-    engine = make_engine(pg_url, pool_size=1, ping_after_idle=0.05)
-    try:
+    with pool_of_one(pg_url, 0.05) as engine:
         first = backend_pid(engine)
         terminate(admin, first)  # as a server restart or an idle timeout would
         time.sleep(0.1)
         second = backend_pid(engine)  # no error: the ping found it gone
-    finally:
-        engine.dispose()
     assert second != first
 
 
@@ -104,14 +106,11 @@ def test_a_connection_dropped_in_steady_use_fails_one_statement_then_the_pool_re
     pg_url: str, admin: Engine
 ) -> None:
     """The price of not pinging every checkout, as docs/service.md states it."""
-    engine = make_engine(pg_url, pool_size=1, ping_after_idle=60)
-    try:
+    with pool_of_one(pg_url, 60) as engine:
         first = backend_pid(engine)
         terminate(admin, first)
         with pytest.raises(DBAPIError) as raised:
             backend_pid(engine)
         assert raised.value.connection_invalidated
         second = backend_pid(engine)
-    finally:
-        engine.dispose()
     assert second != first
