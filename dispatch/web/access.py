@@ -14,10 +14,12 @@ or partner account opens no member route; and a member link opens nothing else.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
 import anyio
 from fastapi import Depends, Form, Request
@@ -225,23 +227,103 @@ def identify(request: Request, session: Session) -> Principal | None:
     return Principal(signed_in.identity, "session", TokenScope.WRITE.value, origin)
 
 
+def admit(request: Request, session: Session, action: Action) -> Principal:
+    """The principal of a request allowed to do ``action``; else 401 or 403."""
+    principal = identify(request, session)
+    if principal is None:
+        raise unauthenticated()
+    # Known before the check, so that a refusal's page, too, says who is signed in.
+    request.state.principal = principal
+    if not principal.may(action):
+        if principal.via == "token" and allowed(principal.role, action):
+            raise forbidden("this API token is read-only")
+        raise forbidden()
+    return principal
+
+
 def require(action: Action) -> Callable[..., Principal]:
     """The dependency that admits a request to a route doing ``action``."""
 
     def dependency(request: Request, session: DB) -> Principal:
-        principal = identify(request, session)
-        if principal is None:
-            raise unauthenticated()
-        # Known before the check, so that a refusal's page, too, says who is signed in.
-        request.state.principal = principal
-        if not principal.may(action):
-            if principal.via == "token" and allowed(principal.role, action):
-                raise forbidden("this API token is read-only")
-            raise forbidden()
-        return principal
+        return admit(request, session, action)
 
     dependency.action = action  # type: ignore[attr-defined]  # read by the route matrix test
     return dependency
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request's access check, put off until its handler's thread runs it."""
+
+    request: Request
+    session: Session
+    action: Action
+
+    def principal(self) -> Principal:
+        return admit(self.request, self.session, self.action)
+
+
+def _admission(action: Action) -> Callable[..., Any]:
+    async def dependency(request: Request, session: DB) -> Admission:
+        return Admission(request, session, action)
+
+    dependency.action = action  # type: ignore[attr-defined]  # read by the route matrix test
+    return dependency
+
+
+def _required_action(hint: Any) -> Action | None:
+    """The action of a ``Annotated[Principal, Depends(require(action))]`` parameter."""
+    if get_origin(hint) is not Annotated:
+        return None
+    for extra in get_args(hint)[1:]:
+        action = getattr(getattr(extra, "dependency", None), "action", None)
+        if isinstance(action, Action):
+            return action
+    return None
+
+
+def admitted_in_handler(endpoint: EndpointT) -> EndpointT:
+    """``endpoint``, or where it can do so unchanged, one that runs its access check
+    in the same thread-pool call as itself.
+
+    FastAPI runs a sync dependency and a sync handler in two thread-pool calls, each a
+    hand-off to a worker thread and back to the event loop; under load the hand-offs
+    cost more than a small page's queries (bench/HISTORY.md). A sync handler whose only
+    parameters are the request, the session and its principal has nothing for FastAPI
+    to validate between the two calls, so the check runs first in the handler's call,
+    with the same answers: the same 401 or 403 before anything else of the handler
+    runs. Any other parameter (a path or query value, a form, another dependency) keeps
+    the check a dependency of its own, which FastAPI runs before it validates them.
+    Routers apply this to every route they add (:class:`dispatch.web.routing.Router`).
+    """
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+    hints = get_type_hints(endpoint, include_extras=True)
+    signature = inspect.signature(endpoint)
+    admitted: str | None = None
+    parameters = []
+    for parameter in signature.parameters.values():
+        hint = hints.get(parameter.name)
+        action = _required_action(hint)
+        if action is not None and admitted is None:
+            admitted = parameter.name
+            hint = Annotated[Admission, Depends(_admission(action))]
+        elif hint is not Request and hint != DB:
+            return endpoint
+        parameters.append(parameter.replace(annotation=hint))
+    if admitted is None:
+        return endpoint
+    name = admitted
+
+    @functools.wraps(endpoint)
+    def handler(**values: Any) -> Any:
+        values[name] = values[name].principal()
+        return endpoint(**values)
+
+    handler.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=hints.get("return", inspect.Signature.empty)
+    )
+    return handler  # type: ignore[return-value]
 
 
 def own(principal: Principal, partner_id: int | None) -> None:
@@ -255,7 +337,7 @@ def own(principal: Principal, partner_id: int | None) -> None:
         raise not_found()
 
 
-def member_page(request: Request) -> None:
+async def member_page(request: Request) -> None:
     """Mark a member page: errors then answer in the member's languages, never with the
     staff sign-in page (a router dependency of every member route)."""
     request.state.member_page = True

@@ -25,7 +25,7 @@ class PageRequest:
     per_page: int
 
 
-def page_request(
+async def page_request(
     page: Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page")] = 25,
 ) -> PageRequest:

@@ -15,6 +15,7 @@ the same route, the same 404 or 405, the same redirect for a trailing slash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
@@ -22,6 +23,8 @@ from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
+
+from dispatch.web.access import admitted_in_handler
 
 
 def first_segment(path: str) -> str:
@@ -62,6 +65,9 @@ class Router(APIRouter):
                 return None
             heads.add(head)
         return frozenset(heads)
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, admitted_in_handler(endpoint), **kwargs)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         segments = self.segments()
