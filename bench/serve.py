@@ -40,6 +40,7 @@ import os
 import platform
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,6 +111,8 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     statuses: dict[int, int] = field(default_factory=dict)
+    #: requests/s of each round on its own
+    rounds: list[float] = field(default_factory=list)
 
 
 def seed(engine: Engine, campaigns: int) -> tuple[str, str]:
@@ -349,6 +352,7 @@ def main() -> None:
                     sample = samples[target.name]
                     sample.latencies += got.latencies
                     sample.seconds += got.seconds
+                    sample.rounds.append(len(got.latencies) / got.seconds)
                     for status, n in got.statuses.items():
                         sample.statuses[status] = sample.statuses.get(status, 0) + n
     finally:
@@ -361,6 +365,22 @@ def main() -> None:
     if bad:
         sys.exit(f"not every answer was 200: {bad}; see {folder / 'serve.log'}")
     report(args, targets, samples, before, machine())
+
+
+def round_ratios(targets: list[Target], samples: dict[str, Sample]) -> str:
+    """Each round's ratio to the minimal endpoint's round just before it, which shows how
+    far the machine's load moved the figures during the run."""
+    minimal = samples[TARGETS[0].name].rounds
+    parts = []
+    for target in targets[1:]:
+        ratios = [r / m for r, m in zip(samples[target.name].rounds, minimal, strict=True)]
+        listed = ", ".join(f"{r:.2f}" for r in ratios)
+        parts.append(f"{target.key} {listed} (median {statistics.median(ratios):.2f})")
+    return (
+        "Round by round, each against the minimal endpoint's round before it: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def report(
@@ -404,6 +424,8 @@ def report(
     if "api" in ratios:
         summary.append(f"API list / minimal: {ratios['api']:.2f}")
     lines += ["", "; ".join([*summary, "every answer was 200"]) + ".", ""]
+    if args.rounds > 1:
+        lines += [round_ratios(targets, samples), ""]
     _results.publish(args, "serve.py", "\n".join(lines))
 
 
