@@ -32,12 +32,21 @@ def probing(session: Session) -> Iterator[None]:
     of each consent and suppression set it anti-joins against (e.g. every refusal of
     partner post in the register). Probing per member instead: 30 -> 10 ms for 200
     members on a 400,000-member register, and it does not grow with the register.
-    Transaction-local, and put back afterwards.
     """
+    with planning_without(session, "hashjoin", "mergejoin"):
+        yield
+
+
+@contextmanager
+def planning_without(session: Session, *methods: str) -> Iterator[None]:
+    """On PostgreSQL, plan the next statements without the plan ``methods`` (the
+    ``enable_<method>`` settings: ``"nestloop"``, ``"hashjoin"``...), for a statement
+    whose good plan the row estimates cannot be trusted to find. Transaction-local,
+    and put back afterwards."""
     if not is_postgres(session):
         yield
         return
-    names = ("enable_hashjoin", "enable_mergejoin")
+    names = [f"enable_{method}" for method in methods]
     before = [session.execute(select(func.current_setting(n))).scalar_one() for n in names]
     for name in names:
         session.execute(select(func.set_config(name, "off", True)))
