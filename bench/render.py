@@ -21,7 +21,9 @@ Measures, each ``--repeat`` times and quoted as median (min-max):
   the fastest baseline;
 * peak memory for several batch sizes, each in a fresh subprocess (tracemalloc peak
   and the process's maximum RSS), streaming (presorted, generated lazily) and sorting;
-* e-mails rendered to bytes per second (target: >= 5,000/s).
+* e-mails rendered to bytes per second (target: >= 5,000/s), and a campaign's
+  e-mails through the demo creative's own templates (``CampaignContent.email``): from
+  variants rendered once, against the sandbox rendering each member's (paired runs).
 
 The figures replace the bench/render.py section of bench/RESULTS.md (bench/_results.py).
 """
@@ -255,6 +257,41 @@ def emails(n: int) -> Clock:
     return clock
 
 
+def campaign_emails(n: int, *, variants: bool) -> Clock:
+    """n e-mails of the demo creative as a campaign builds them (templates included)."""
+    from dispatch.campaigns.content import CampaignContent
+    from dispatch.creatives.bundle import load_bundle
+
+    root = Path(__file__).resolve().parents[1]
+    content = CampaignContent(
+        campaign_id=42,
+        bundle=load_bundle(root / "templates" / "creatives" / "nordic-air-spring"),
+        secret="bench-secret-0123456789abcdef",  # noqa: S106 - a benchmark key
+        email_variants=variants,
+    )
+    rnd = random.Random(4)
+    stores = [None, "Prisma Itis", "S-market Vaasa", "Sale Åbo"]
+    people = [
+        (rnd.choice(FIRST), rnd.choice(LAST), rnd.choice(stores), rnd.random() < 0.3)
+        for _ in range(n)
+    ]
+    total = 0
+    with Clock() as clock:
+        for member_id, (first, last, store, swedish) in enumerate(people):
+            total += len(
+                content.email(
+                    member_id=member_id,
+                    language="sv" if swedish else "fi",
+                    first_name=first,
+                    last_name=last,
+                    home_store=store,
+                    to_address=f"member{member_id}@example.fi",
+                )
+            )
+    assert total > 0
+    return clock
+
+
 def child_memory(n: int, mode: str) -> None:
     """Run in a subprocess: one batch of n letters; print peak memory as JSON."""
     vs = variants()
@@ -405,9 +442,13 @@ def main() -> None:
         [m for m in args.memory_sizes if m <= 100_000], ["sort"]
     )
     mail = [emails(args.emails) for _ in range(args.repeat)]
+    campaign_mail = [
+        (campaign_emails(args.emails, variants=True), campaign_emails(args.emails, variants=False))
+        for _ in range(args.repeat)
+    ]
     section = render_section(
         args, started_load, sizes, layouts, warm, warm_cpu, plain, coded, naive_s, pairs,
-        pairs_layout, colds, mem, mail,
+        pairs_layout, colds, mem, mail, campaign_mail,
     )  # fmt: skip
     _results.publish(args, "render.py", section)
 
@@ -427,6 +468,7 @@ def render_section(
     colds: dict[int, list[dict[str, float]]],
     mem: list[dict[str, float]],
     mail: list[Clock],
+    campaign_mail: list[tuple[Clock, Clock]],
 ) -> str:
     n = args.letters
     med = statistics.median
@@ -511,6 +553,16 @@ def render_section(
         "",
         f"E-mails to MIME bytes ({args.emails:,}, 2 variants, one inline image): "
         f"**{_results.spread(rates)} messages/s** (target >= 5,000/s).",
+        "",
+        f"A campaign's e-mails through the demo creative's templates ({args.emails:,}, "
+        "`CampaignContent.email`, nordic-air-spring): from variants rendered once, "
+        f"{_results.spread([args.emails / v.wall for v, _ in campaign_mail])} messages/s "
+        f"({_results.spread([v.cpu / args.emails * 1e6 for v, _ in campaign_mail])} µs of "
+        "CPU each); the sandbox rendering every member's, "
+        f"{_results.spread([args.emails / p.wall for _, p in campaign_mail])} messages/s "
+        f"({_results.spread([p.cpu / args.emails * 1e6 for _, p in campaign_mail])} µs); "
+        "variants / per member, median of paired runs: "
+        f"**{statistics.median(p.cpu / v.cpu for v, p in campaign_mail):.2f}×** (CPU).",
         "",
     ]
     return "\n".join(lines)

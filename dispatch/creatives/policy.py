@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from jinja2 import meta, nodes
 
-from dispatch.creatives.context import SCHEMA
+from dispatch.creatives.context import PERSONAL_FIELDS, SCHEMA
 from dispatch.creatives.problems import Problem
 
 
@@ -260,6 +260,49 @@ class _Checker:
         for keyword in node.kwargs:
             if known is None or keyword.key not in known:
                 yield self.problem(node, f"{what} {node.name!r} has no argument {keyword.key!r}")
+
+
+#: Filters that give back their value when it is true (a personal field's stand-in is).
+_PASSING_FILTERS = frozenset({"default", "d"})
+_PERSONAL = frozenset((name,) for name in PERSONAL_FIELDS)
+
+
+def personal_fields_opaque(tree: nodes.Template) -> bool:
+    """Whether the template only prints each personal field as it is or tests its truth.
+
+    Allowed uses of ``recipient.first_name`` and ``recipient.home_store``: printed alone
+    (``{{ recipient.first_name }}``, also through ``default``), and as the test of an
+    ``{% if %}`` or ``... if ... else ...``, also under ``not``, ``and`` and ``or``.
+    For such a template, the output for a member is the output for stand-in values
+    that are true or false where the member's are, with the member's values put in
+    their place (escaped in HTML as the template would have): e-mails are built that
+    way (:mod:`dispatch.campaigns.content`). Any other use (a filter, a comparison, a
+    loop, an assignment) makes the output depend on the value itself.
+    """
+    parents: dict[int, nodes.Node] = {}
+    fields: list[nodes.Node] = []
+    stack: list[nodes.Node] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.Getattr | nodes.Getitem):
+            path = _path(node)
+            if path is not None and path[:1] == ("recipient",) and path[1:] in _PERSONAL:
+                fields.append(node)
+        for child in node.iter_child_nodes():
+            parents[id(child)] = node
+            stack.append(child)
+    return all(_printed_or_tested(field, parents) for field in fields)
+
+
+def _printed_or_tested(node: nodes.Node, parents: dict[int, nodes.Node]) -> bool:
+    parent = parents.get(id(node))
+    if isinstance(parent, nodes.Output):
+        return True
+    if isinstance(parent, nodes.Filter) and parent.node is node and parent.name in _PASSING_FILTERS:
+        return isinstance(parents.get(id(parent)), nodes.Output)
+    while isinstance(parent, nodes.Not | nodes.And | nodes.Or):
+        node, parent = parent, parents.get(id(parent))
+    return isinstance(parent, nodes.If | nodes.CondExpr) and parent.test is node
 
 
 def _path(node: nodes.Node) -> tuple[str, ...] | None:

@@ -54,7 +54,7 @@ from dispatch.creatives.limits import (
     current_budget,
     filter_table,
 )
-from dispatch.creatives.policy import TESTS, Kind, check_tree, kind_for
+from dispatch.creatives.policy import TESTS, Kind, check_tree, kind_for, personal_fields_opaque
 from dispatch.creatives.problems import Problem
 from dispatch.errors import InputError
 
@@ -64,6 +64,7 @@ __all__ = [
     "Limits",
     "TemplateRejected",
     "check_syntax",
+    "opaque_to_personal_fields",
     "render",
 ]
 
@@ -215,6 +216,14 @@ def check_syntax(source: str, name: str, *, texts: Iterable[str] | None = None) 
     """
     _, problems = _parse(source, name, kind_for(name), texts, LIMITS)
     return problems
+
+
+@lru_cache(maxsize=64)
+def opaque_to_personal_fields(source: str, name: str) -> bool:
+    """Whether an acceptable template only prints or tests the personal fields
+    (:func:`dispatch.creatives.policy.personal_fields_opaque`); False if it is refused."""
+    tree, problems = _parse(source, name, kind_for(name), None, LIMITS)
+    return tree is not None and not problems and personal_fields_opaque(tree)
 
 
 @lru_cache(maxsize=64)

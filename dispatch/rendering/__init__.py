@@ -27,6 +27,7 @@ from dispatch.rendering.batch import (
 from dispatch.rendering.email import (
     EmailBuilder,
     EmailSettings,
+    PreparedHtml,
     build_email,
     message_id,
     unsubscribe_token,
@@ -51,6 +52,7 @@ __all__ = [
     "FetchRefused",
     "Letter",
     "LetterPages",
+    "PreparedHtml",
     "Recipient",
     "SenderInfo",
     "TextDoesNotFit",

@@ -187,6 +187,16 @@ def _qp(text: str) -> str:
     return binascii.b2a_qp(data, istext=True).decode("ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedHtml:
+    """An e-mail's HTML ready for the shell: head styles, body, the images it shows."""
+
+    head: str
+    body: str
+    #: Bundle paths of the images, each sent once as an inline part.
+    images: tuple[str, ...]
+
+
 class EmailBuilder:
     """Builds the e-mails of one campaign variant (one language, one subject).
 
@@ -261,10 +271,36 @@ class EmailBuilder:
         text_body: str,
     ) -> bytes:
         """The complete message (CRLF line ends) for one member."""
+        return self.assemble(
+            member_id=member_id,
+            to_address=to_address,
+            to_name=to_name,
+            html=self.prepare(html_body),
+            text_body=text_body,
+        )
+
+    def assemble(
+        self,
+        *,
+        member_id: object,
+        to_address: str,
+        to_name: str | None,
+        html: PreparedHtml,
+        text_body: str,
+    ) -> bytes:
+        """The complete message for one member from an HTML body already prepared.
+
+        Checked here, not in :meth:`prepare`: nothing in it may load from elsewhere
+        (a body prepared once per variant has each member's values put in after)."""
+        head, body, images = html.head, html.body, html.images
+        for part in (head, body):
+            at = _remote_reference(part)
+            if at is not None:
+                snippet = part[at : at + 60]
+                raise EmailRejected(f"the e-mail would load a resource from elsewhere: {snippet!r}")
         token = unsubscribe_token(self._secret, self.campaign_id, member_id)
         centre = centre_token(self._secret, self.campaign_id, member_id)
         msg_id = message_id(self._secret, self.campaign_id, member_id, self.settings.domain)
-        head, body, images = self._prepare_html(html_body)
         slots = {"head": head, "body": body, "token": token, "centre": centre}
         html_doc = _fill(self._html, slots)
         text_doc = _fill(self._text, {"body": text_body, "token": token, "centre": centre})
@@ -312,8 +348,8 @@ class EmailBuilder:
         lines += [f"--{boundary}a--", ""]
         return _CRLF.join(lines).encode("ascii")
 
-    def _prepare_html(self, html_body: str) -> tuple[str, str, list[str]]:
-        """Split off head styles, inline bundle CSS, point images at cid: and check."""
+    def prepare(self, html_body: str) -> PreparedHtml:
+        """Split off head styles, inline bundle CSS and point images at ``cid:``."""
         found = _BODY.search(html_body)
         head = "".join(_HEAD_PARTS.findall(html_body[: found.start()])) if found else ""
         body = found[1] if found else html_body
@@ -333,12 +369,7 @@ class EmailBuilder:
             head = _ASSET_REF.sub(to_cid, head)
         if BUNDLE_ASSET_PREFIX in body:
             body = _ASSET_REF.sub(to_cid, body)
-        for part in (head, body):
-            at = _remote_reference(part)
-            if at is not None:
-                snippet = part[at : at + 60]
-                raise EmailRejected(f"the e-mail would load a resource from elsewhere: {snippet!r}")
-        return head, body, used
+        return PreparedHtml(head, body, tuple(used))
 
     def _inline_css(self, markup: str) -> str:
         def inline(match: re.Match[str]) -> str:

@@ -15,7 +15,14 @@ from jinja2.exceptions import SecurityError, UndefinedError
 
 from dispatch.creatives import sandbox
 from dispatch.creatives.context import email_context, letter_context
-from dispatch.creatives.sandbox import LimitExceeded, Limits, TemplateRejected, check_syntax, render
+from dispatch.creatives.sandbox import (
+    LimitExceeded,
+    Limits,
+    TemplateRejected,
+    check_syntax,
+    opaque_to_personal_fields,
+    render,
+)
 
 SECRET_NAME = "Salainen-Nimi"
 SECRET_STORE = "Salainen Kauppa"
@@ -332,3 +339,31 @@ def test_hostile_static_texts_are_data_too() -> None:
         render("{{ campaign.texts.greeting }}", context, name="email.html.j2")
         == "{{ 7*7 }}&lt;b&gt;"
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "opaque"),
+    [
+        ("<p>{{ recipient.first_name }}, {{ recipient.home_store }}</p>", True),
+        ("<p>{{ recipient.first_name|default('friend', true) }}</p>", True),
+        ("{% if recipient.home_store %}{{ recipient.home_store }}{% endif %}", True),
+        ("{% if not recipient.first_name or recipient['home_store'] %}x{% endif %}", True),
+        ("{{ 'a' if recipient.first_name and campaign.language else 'b' }}", True),
+        ("{{ recipient.language|upper }} {{ campaign.texts.x|upper }}", True),
+        ("{{ recipient.first_name|upper }}", False),
+        ("{{ recipient.first_name|default(recipient.home_store) }}", False),
+        ("{{ recipient.first_name or 'friend' }}", False),
+        ("{{ recipient.first_name ~ '!' }}", False),
+        ("{{ recipient.first_name[0] }}", False),
+        ("{% if recipient.first_name == 'Matti' %}x{% endif %}", False),
+        ("{% if recipient.home_store is string %}x{% endif %}", False),
+        ("{% set n = recipient.first_name %}{{ n }}", False),
+        ("{% for c in recipient.home_store %}{{ c }}{% endfor %}", False),
+        ("{{ recipient.first_name if recipient.first_name else 'x' }}", False),
+        ("{{ recipient.first_name", False),  # refused templates are never opaque
+    ],
+)
+def test_templates_opaque_to_personal_fields_only_print_or_test_them(
+    source: str, opaque: bool
+) -> None:
+    assert opaque_to_personal_fields(source, "email.html.j2") is opaque
