@@ -15,8 +15,9 @@ and ``helo=NAME`` (default: this host's FQDN). User and password are percent-dec
 Credentials are never sent in clear: without TLS the send is refused unless the URL
 says ``starttls=off`` (for a relay on loopback).
 
-Throughput comes from reuse and parallelism, not from anything clever: a message on
-a warm connection costs three round trips (MAIL, RCPT, DATA), so the pool keeps each
+Throughput comes from reuse, parallelism and pipelining: a message on a warm
+connection costs four round trips (MAIL, RCPT, DATA, the content), two where the relay
+offers PIPELINING (RFC 2920: MAIL, RCPT and DATA in one write), so the pool keeps each
 connection open across messages and :meth:`SmtpPool.send_many` drives all of them at
 once from a thread pool. ``bench/mailer.py`` measures the result.
 """
@@ -77,6 +78,11 @@ def _data(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
     code, reply = smtp.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
+    return _content(smtp, message)
+
+
+def _content(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
+    """Send the message after a 354, dot-stuffed and terminated; the server's answer."""
     if message.startswith(b".") or b"\n." in message:
         message = _LINE_START_DOT.sub(b"..", message)
     if not message.endswith(b"\r\n"):
@@ -174,6 +180,8 @@ class SmtpConnection:
         self.connects = 0
         self._down_until = 0.0
         self._down_reason = ""
+        #: How far the current message got (MAIL, RCPT, DATA), for what a failure says.
+        self._stage = "MAIL"
 
     def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
         with self._lock:
@@ -195,35 +203,80 @@ class SmtpConnection:
             self._down_until = time.monotonic() + self.config.reconnect_delay
             self._down_reason = str(exc)
             return SendResult.retry(str(exc))
-        stage = "MAIL"
+        self._stage = "MAIL"
         try:
-            eight_bit = not message.isascii() and smtp.has_extn("8bitmime")
-            options = ["BODY=8BITMIME"] if eight_bit else []
-            code, reply = _mail(smtp, envelope_from, options)
-            if code == 421:  # the server is closing this session
-                self._drop()
-                return None
-            if code != 250:
-                return self._refused(smtp, code, reply)
-            stage = "RCPT"
-            code, reply = _rcpt(smtp, recipient)
-            if code not in (250, 251):
-                return self._refused(smtp, code, reply)
-            stage = "DATA"
-            code, reply = _data(smtp, message)
-            if code == 421:
-                self._drop()
-            return SendResult.from_smtp_code(code, _text(reply))
+            return self._transaction(smtp, envelope_from, recipient, message)
         except smtplib.SMTPServerDisconnected:
             self._drop()
-            if stage == "MAIL":
+            if self._stage == "MAIL":
                 return None
-            return SendResult.retry(f"SMTP connection lost during {stage}")
+            return SendResult.retry(f"SMTP connection lost during {self._stage}")
         except smtplib.SMTPResponseException as exc:  # DATA not answered with 354
             return self._refused(smtp, exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            return SendResult.retry(f"SMTP error during {stage}: {exc}")
+            return SendResult.retry(f"SMTP error during {self._stage}: {exc}")
+
+    def _transaction(
+        self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes
+    ) -> SendResult | None:
+        """MAIL, RCPT, DATA and the content, recording in ``_stage`` where it got to."""
+        eight_bit = not message.isascii() and smtp.has_extn("8bitmime")
+        options = ["BODY=8BITMIME"] if eight_bit else []
+        if smtp.has_extn("pipelining"):
+            return self._pipelined(smtp, envelope_from, recipient, message, options)
+        code, reply = _mail(smtp, envelope_from, options)
+        if code == 421:  # the server is closing this session
+            self._drop()
+            return None
+        if code != 250:
+            return self._refused(smtp, code, reply)
+        self._stage = "RCPT"
+        code, reply = _rcpt(smtp, recipient)
+        if code not in (250, 251):
+            return self._refused(smtp, code, reply)
+        self._stage = "DATA"
+        code, reply = _data(smtp, message)
+        if code == 421:
+            self._drop()
+        return SendResult.from_smtp_code(code, _text(reply))
+
+    def _pipelined(
+        self,
+        smtp: smtplib.SMTP,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        options: list[str],
+    ) -> SendResult | None:
+        """One message with MAIL, RCPT and DATA in one write (RFC 2920): two round trips
+        instead of four. The answers come in order; a server refuses DATA when MAIL or
+        RCPT was refused, and the first refusal is the message's result."""
+        extra = " " + " ".join(options) if options else ""
+        smtp.send(
+            f"MAIL FROM:{_quoted(envelope_from)}{extra}\r\nRCPT TO:{_quoted(recipient)}\r\nDATA\r\n"
+        )
+        mail = smtp.getreply()
+        if mail[0] == 421:  # closing: nothing of this message was taken
+            self._drop()
+            return None
+        self._stage = "RCPT"
+        rcpt = smtp.getreply()
+        self._stage = "DATA"
+        data = smtp.getreply()
+        expected = ((mail, (250,)), (rcpt, (250, 251)), (data, (354,)))
+        refusal = next((answer for answer, ok in expected if answer[0] not in ok), None)
+        if refusal is None:
+            code, reply = _content(smtp, message)
+            if code == 421:
+                self._drop()
+            return SendResult.from_smtp_code(code, _text(reply))
+        if data[0] == 354:
+            # A server that took DATA after a refused MAIL or RCPT: end the empty
+            # message, which it cannot deliver (it has no recipient).
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        return self._refused(smtp, *refusal)
 
     def _refused(self, smtp: smtplib.SMTP, code: int, reply: bytes | str) -> SendResult:
         if code == 421:

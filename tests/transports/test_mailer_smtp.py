@@ -42,6 +42,9 @@ def free_port() -> int:
 class Recorder:
     """Records what reaches the server; answers 451/550 for chosen recipients."""
 
+    #: Offer PIPELINING (RFC 2920) in the EHLO answer, as real relays do; aiosmtpd
+    #: reads pipelined commands one by one either way.
+    pipelining: bool = True
     temporary: set[str] = field(default_factory=set)
     permanent: set[str] = field(default_factory=set)
     reject_data: set[str] = field(default_factory=set)
@@ -61,6 +64,8 @@ class Recorder:
         session.host_name = hostname
         # A client says EHLO again after STARTTLS: count each connection once.
         self.connections[session.peer] = (session, server)
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     @property
@@ -108,13 +113,17 @@ class Server:
         assert done.wait(5)
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[Callable[..., Server]]:
-    """Start an aiosmtpd server with the given SMTP options; stopped after the test."""
+@pytest.fixture(params=["pipelining", "lockstep"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
+    """Start an aiosmtpd server with the given SMTP options; stopped after the test.
+
+    Every test runs against a server that offers PIPELINING and one that does not:
+    the client sends MAIL, RCPT and DATA in one write to the first, one by one to the
+    second."""
     started: list[Controller] = []
 
     def start(port: int | None = None, **kwargs: Any) -> Server:
-        recorder = Recorder()
+        recorder = Recorder(pipelining=request.param == "pipelining")
         port = port or free_port()
         controller = Controller(recorder, hostname="127.0.0.1", port=port, **kwargs)
         controller.start()
@@ -519,3 +528,103 @@ def test_a_batch_against_a_down_server_does_not_wait_out_each_message(
         assert pool.send(SENDER, "a@example.fi", marketing_email()).status == "sent"
     finally:
         pool.close()
+
+
+class ScriptedRelay:
+    """A relay on a raw socket that answers only once a whole pipelined group is in:
+    a client that waits for each answer before the next command stalls against it.
+
+    ``rcpt_answer`` is what RCPT gets; DATA is answered 354 whatever came before (as
+    a careless server might), so the client must end that message itself."""
+
+    def __init__(self, rcpt_answer: bytes = b"250 OK") -> None:
+        self.rcpt_answer = rcpt_answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(5)
+        self.port = self.listener.getsockname()[1]
+        self.groups: list[bytes] = []
+        self.messages: list[bytes] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+            with conn:
+                conn.settimeout(2)
+                buf = b""
+
+                def until(marker: bytes) -> bytes:
+                    nonlocal buf
+                    while marker not in buf:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            raise ConnectionError("client hung up")
+                        buf += chunk
+                    head, _, buf = buf.partition(marker)
+                    return head + marker
+
+                conn.sendall(b"220 scripted ESMTP\r\n")
+                until(b"\r\n")  # EHLO
+                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
+                while True:
+                    line = until(b"\r\n")
+                    if line.upper().startswith(b"QUIT"):
+                        conn.sendall(b"221 Bye\r\n")
+                        return
+                    if line.upper().startswith(b"RSET"):
+                        conn.sendall(b"250 OK\r\n")
+                        continue
+                    group = line + until(b"DATA\r\n")  # stalls a lockstep client
+                    self.groups.append(group)
+                    conn.sendall(b"250 OK\r\n" + self.rcpt_answer + b"\r\n354 go ahead\r\n")
+                    # The content ends at the first CRLF.CRLF, the DATA line's own CRLF
+                    # included (so a lone "." right after the 354 is an empty message).
+                    while not buf.startswith(b".\r\n") and b"\r\n.\r\n" not in buf:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            raise ConnectionError("client hung up")
+                        buf += chunk
+                    if buf.startswith(b".\r\n"):
+                        self.messages.append(b".\r\n")
+                        buf = buf[3:]
+                    else:
+                        self.messages.append(until(b"\r\n.\r\n"))
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def stop(self) -> None:
+        self.thread.join(5)
+        self.listener.close()
+
+
+def test_mail_rcpt_and_data_go_in_one_write_to_a_server_that_offers_pipelining() -> None:
+    relay = ScriptedRelay()
+    pool = SmtpPool.from_url(f"smtp://127.0.0.1:{relay.port}?starttls=off&timeout=3", pool_size=1)
+    try:
+        results = pool.send_many([(SENDER, f"m{i}@example.fi", marketing_email()) for i in (1, 2)])
+    finally:
+        pool.close()
+        relay.stop()
+    assert relay.error is None
+    assert [r.status for r in results] == ["sent", "sent"]
+    assert relay.groups == [
+        f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<m{i}@example.fi>\r\nDATA\r\n".encode() for i in (1, 2)
+    ]
+    assert [m.endswith(b"\r\n.\r\n") and b"\r\n..Piste" in m for m in relay.messages] == [True] * 2
+
+
+def test_a_refused_recipient_is_not_sent_even_when_the_server_takes_data() -> None:
+    relay = ScriptedRelay(rcpt_answer=b"550 5.1.1 user unknown")
+    pool = SmtpPool.from_url(f"smtp://127.0.0.1:{relay.port}?starttls=off&timeout=3", pool_size=1)
+    try:
+        result = pool.send(SENDER, "gone@example.fi", marketing_email())
+    finally:
+        pool.close()
+        relay.stop()
+    assert relay.error is None
+    assert result == SendResult.failed("550 5.1.1 user unknown")
+    # Only the terminating dot went after the 354: no content reached the server.
+    assert relay.messages == [b".\r\n"]
