@@ -197,6 +197,17 @@ class CampaignBatch(Base):
     campaign: Mapped[Campaign] = relationship(back_populates="batches")
 
 
+# Why ``campaign_recipients.member_id`` and ``member_links.member_id`` have no foreign
+# key to ``members`` (migration 0017). PostgreSQL checks a foreign key row by row, each
+# check locking the member's row (``FOR KEY SHARE``), which writes to the member's
+# page: on 3.7 million members that was 9 of a 300,000-letter snapshot's 17 seconds,
+# and more than half the cost of a batch's links (bench/HISTORY.md, 2026-12-07). Both
+# tables are written only from members that exist in the same statement's read (the
+# snapshot joins ``members``; links are issued for a batch's recipients or for the
+# member a page is about), and no member is ever deleted: an erasure blanks the row
+# and keeps it (:mod:`dispatch.privacy.erasure`).
+
+
 class CampaignRecipient(Base):
     __tablename__ = "campaign_recipients"
     __table_args__ = (
@@ -213,9 +224,8 @@ class CampaignRecipient(Base):
     )
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    member_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("members.id"), primary_key=True, autoincrement=False
-    )
+    #: A member's id; no foreign key (see above :class:`CampaignRecipient`).
+    member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     batch_no: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default=RecipientStatus.PENDING)
     reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH))
@@ -239,7 +249,8 @@ class MemberLink(Base):
     #: SHA-256 of "purpose:value" (tokens.digest); the value itself is nowhere.
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(12))
-    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members.id"))
+    #: A member's id; no foreign key (see above :class:`CampaignRecipient`).
+    member_id: Mapped[int] = mapped_column(BigId)
     #: The campaign whose e-mail or letter carried it (None for sessions and
     #: confirmations opened from a link without one).
     campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
