@@ -57,7 +57,7 @@ def _key(secret: str | bytes) -> bytes:
 def keyed_hash(secret: str | bytes, purpose: str, campaign_id: object, member_id: object) -> bytes:
     """``HMAC-SHA256(secret, "purpose:campaign:member")``: what every value here is made of."""
     message = f"{purpose}:{campaign_id}:{member_id}".encode()
-    return hmac.new(_key(secret), message, hashlib.sha256).digest()
+    return hmac.digest(_key(secret), message, "sha256")
 
 
 def campaign_token(
