@@ -6,7 +6,8 @@ The plans are PostgreSQL's own, from ``auto_explain`` on every connection of the
 planned as a prepared statement is after its fifth run (a generic plan, which cannot
 see how long the arrays of ids are). Both campaigns ran such a nested loop before
 (bench/HISTORY.md): the numbering of a post batch's letters, and the marking of
-e-mail recipients as sent.
+e-mail recipients as sent. And a recipient's status changes are heap-only updates,
+which touch no index (migration 0018).
 """
 
 from __future__ import annotations
@@ -112,3 +113,47 @@ def test_an_email_batch_records_its_sends_without_a_nested_loop(
     marks = matching_ids(plans)
     assert len(marks) >= 3  # at least the sends of each of the three batches
     assert_linear(marks)
+
+
+def hot_share(world: World, statement: str, cid: int) -> tuple[int, int]:
+    """(row updates, of them heap-only) by ``statement``, in a transaction of its own
+    (the next one can then prune the row versions this one left behind)."""
+    with world.engine.connect() as connection:
+        connection.execute(text(statement), {"c": cid})
+        updated, hot = connection.execute(
+            text(
+                "SELECT pg_stat_get_xact_tuples_updated(c.oid),"
+                " pg_stat_get_xact_tuples_hot_updated(c.oid)"
+                " FROM pg_class c WHERE c.relname = 'campaign_recipients'"
+            )
+        ).one()
+        connection.commit()
+    return updated, hot
+
+
+def test_a_recipients_status_changes_in_place_on_its_page(world: World) -> None:
+    """The snapshot leaves room on each page and no index holds the status, so each of
+    a batch's status changes is a heap-only update: no new entry in any index."""
+    world.add_members(50)
+    cid = world.dispatching("own_post")
+    batch = "campaign_id = :c AND batch_no = 0"
+    with world.engine.connect() as connection:
+        letters = connection.execute(
+            text(f"SELECT count(*) FROM campaign_recipients WHERE {batch}"), {"c": cid}
+        ).scalar_one()
+    included = hot_share(
+        world,
+        f"UPDATE campaign_recipients SET status = 'included', sequence_no = 1,"
+        f" updated_at = now() WHERE {batch} AND status = 'pending'",
+        cid,
+    )
+    delivered = hot_share(
+        world,
+        f"UPDATE campaign_recipients SET status = 'delivered', updated_at = now()"
+        f" WHERE {batch} AND status = 'included'",
+        cid,
+    )
+    # Every row updated was updated in place (PostgreSQL 15 counts each twice here).
+    for updated, hot in (included, delivered):
+        assert updated >= letters > 0
+        assert hot == updated
