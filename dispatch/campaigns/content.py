@@ -157,26 +157,23 @@ class CampaignContent:
             if variant is not None
             else None
         )
-        name = " ".join(part for part in (first_name, last_name) if part)
-        if filled is not None:
-            html_body, text_body = filled
-            return builder.assemble(
-                member_id=member_id,
-                to_address=to_address,
-                to_name=name or None,
-                html=html_body,
-                text_body=text_body,
+        if filled is None:  # the templates run in the sandbox for this member
+            context = email_context(
+                first_name, language, self.bundle.manifest.texts(language), home_store
             )
-        texts = self.bundle.manifest.texts(language)
-        context = email_context(first_name, language, texts, home_store)
-        html = render(self.bundle.template("email.html.j2") or "", context, name="email.html.j2")
-        text = render(self.bundle.template("email.txt.j2") or "", context, name="email.txt.j2")
-        return builder.build(
+            html = render(
+                self.bundle.template("email.html.j2") or "", context, name="email.html.j2"
+            )
+            text = render(self.bundle.template("email.txt.j2") or "", context, name="email.txt.j2")
+            filled = builder.prepare(html), text
+        html_body, text_body = filled
+        name = " ".join(part for part in (first_name, last_name) if part)
+        return builder.assemble(
             member_id=member_id,
             to_address=to_address,
             to_name=name or None,
-            html_body=html,
-            text_body=text,
+            html=html_body,
+            text_body=text_body,
         )
 
     def _email_variant(
