@@ -5,7 +5,8 @@
 
 On the register ``dispatch_bench_<members>`` (the one bench/segments.py and
 bench/reports.py use; seeded with the project's bulk seed when missing, reused
-otherwise), for each worker count in ``--workers``, with freshly started
+otherwise; what earlier runs' campaigns left in the campaign tables is removed and the
+tables vacuumed first), for each worker count in ``--workers``, with freshly started
 ``dispatch worker --processes N --threads T`` on Redis:
 
 - a post campaign of at least ``--recipients-post`` letters to the S3 outbox (a moto
@@ -246,6 +247,40 @@ def render_baseline(engine: Engine, campaign_id: int, letters: int) -> tuple[flo
     return len(batch) / wall, len(batch) / max(cpu, 1e-9)
 
 
+def forget_earlier_campaigns(engine: Engine, partner: str) -> int:
+    """Empty what the earlier runs' campaigns of ``partner`` left in the campaign tables,
+    vacuum them, and say how many recipients went.
+
+    The bench database is kept between runs, and this machine's PostgreSQL runs with
+    autovacuum off: every run's rows, and the row versions its updates left behind,
+    stayed, and PostgreSQL's CPU per letter rose from 94 to 102-112 µs over a few runs
+    (bench/HISTORY.md, 2026-12-07). Their recipients would also count for the
+    frequency cap, so that after four runs in 30 days the audience would shrink. The
+    campaign rows stay (as a history of the runs); bench/reports.py's campaigns are
+    another partner's and are left alone.
+    """
+    earlier = (
+        "SELECT c.id FROM campaigns c JOIN partners p ON p.id = c.partner_id"
+        " WHERE p.name = :partner"
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"DELETE FROM member_links WHERE campaign_id IN ({earlier})"),
+            {"partner": partner},
+        )
+        removed: int = conn.execute(
+            text(f"DELETE FROM campaign_recipients WHERE campaign_id IN ({earlier})"),
+            {"partner": partner},
+        ).rowcount
+        conn.execute(
+            text(f"DELETE FROM campaign_batches WHERE campaign_id IN ({earlier})"),
+            {"partner": partner},
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) member_links, campaign_recipients, campaign_batches"))
+    return removed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -274,7 +309,12 @@ def main() -> None:
     name = args.database or f"dispatch_bench_{args.members}"
     clock = time.perf_counter()
     engine, _ = prepare(args.members, 1, True, name)
-    print(f"register ready in {time.perf_counter() - clock:.0f} s", file=sys.stderr)
+    forgotten = forget_earlier_campaigns(engine, cb.PARTNER)
+    print(
+        f"register ready in {time.perf_counter() - clock:.0f} s"
+        f" ({forgotten:,} recipients of earlier runs removed)",
+        file=sys.stderr,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="dispatch-bench-scale-"))
     os.environ.update(AWS)
     moto = Moto(tmp)
