@@ -48,6 +48,8 @@ from pathlib import Path
 
 import _results
 
+from dispatch.campaigns.content import CampaignContent
+from dispatch.creatives.bundle import load_bundle
 from dispatch.register.tokens import letter_code
 from dispatch.rendering import (
     DEMO_SENDER,
@@ -259,9 +261,6 @@ def emails(n: int) -> Clock:
 
 def campaign_emails(n: int, *, variants: bool) -> Clock:
     """n e-mails of the demo creative as a campaign builds them (templates included)."""
-    from dispatch.campaigns.content import CampaignContent
-    from dispatch.creatives.bundle import load_bundle
-
     root = Path(__file__).resolve().parents[1]
     content = CampaignContent(
         campaign_id=42,

@@ -44,27 +44,26 @@ EmailKey = tuple[str, bool, bool]
 
 #: What an e-mail variant renders in place of each personal field: NUL-delimited and
 #: with a part drawn at random per process, so that no creative text can hold one.
-_STAND_INS: Mapping[str, str] = {
-    name: f"\x00{secrets.token_hex(8)}:{name}\x00" for name in sorted(PERSONAL_FIELDS)
-}
-_STAND_IN = re.compile("(" + "|".join(re.escape(s) for s in _STAND_INS.values()) + ")")
-_FIELD_OF = {stand_in: name for name, stand_in in _STAND_INS.items()}
+_NONCE = secrets.token_hex(8)
+_STAND_INS: Mapping[str, str] = {name: f"\x00{_NONCE}:{name}\x00" for name in PERSONAL_FIELDS}
+#: Splits a rendering into literal text and, at odd positions, the fields' names.
+_STAND_IN = re.compile(f"\x00{_NONCE}:({'|'.join(sorted(PERSONAL_FIELDS))})\x00")
 
 Parts = tuple[str, ...]
 
 
 def _split(rendered: str) -> Parts:
-    """``rendered`` as literal text and stand-ins in turn (odd positions: stand-ins)."""
+    """``rendered`` as literal text and field names in turn (odd positions: names)."""
     return tuple(_STAND_IN.split(rendered))
 
 
 def _fill(parts: Parts, values: Mapping[str, str]) -> str:
-    return "".join(values[_FIELD_OF[part]] if i % 2 else part for i, part in enumerate(parts))
+    return "".join(values[part] if i % 2 else part for i, part in enumerate(parts))
 
 
 def _size(parts: Parts, values: Mapping[str, str]) -> int:
     """The length of :func:`_fill`'s result, without making it."""
-    return sum(len(values[_FIELD_OF[part]]) if i % 2 else len(part) for i, part in enumerate(parts))
+    return sum(len(values[part] if i % 2 else part) for i, part in enumerate(parts))
 
 
 @dataclass(frozen=True, slots=True)

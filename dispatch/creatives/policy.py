@@ -264,7 +264,6 @@ class _Checker:
 
 #: Filters that give back their value when it is true (a personal field's stand-in is).
 _PASSING_FILTERS = frozenset({"default", "d"})
-_PERSONAL = frozenset((name,) for name in PERSONAL_FIELDS)
 
 
 def personal_fields_opaque(tree: nodes.Template) -> bool:
@@ -286,7 +285,7 @@ def personal_fields_opaque(tree: nodes.Template) -> bool:
         node = stack.pop()
         if isinstance(node, nodes.Getattr | nodes.Getitem):
             path = _path(node)
-            if path is not None and path[:1] == ("recipient",) and path[1:] in _PERSONAL:
+            if path is not None and path[:-1] == ("recipient",) and path[-1] in PERSONAL_FIELDS:
                 fields.append(node)
         for child in node.iter_child_nodes():
             parents[id(child)] = node

@@ -58,16 +58,26 @@ def _quoted(address: str) -> str:
     return smtplib.quoteaddr(address)
 
 
-def _mail(smtp: smtplib.SMTP, sender: str, options: list[str]) -> tuple[int, bytes]:
-    """``smtp.mail(sender, options)`` (options never hold SMTPUTF8 here)."""
+def _mail_from(smtp: smtplib.SMTP, sender: str, options: list[str]) -> str:
+    """MAIL's argument (options never hold SMTPUTF8 here)."""
     extra = " " + " ".join(options) if options and smtp.does_esmtp else ""
-    smtp.putcmd("mail", f"FROM:{_quoted(sender)}{extra}")
+    return f"FROM:{_quoted(sender)}{extra}"
+
+
+def _rcpt_to(recipient: str) -> str:
+    """RCPT's argument."""
+    return f"TO:{_quoted(recipient)}"
+
+
+def _mail(smtp: smtplib.SMTP, sender: str, options: list[str]) -> tuple[int, bytes]:
+    """``smtp.mail(sender, options)``."""
+    smtp.putcmd("mail", _mail_from(smtp, sender, options))
     return smtp.getreply()
 
 
 def _rcpt(smtp: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
     """``smtp.rcpt(recipient)``."""
-    smtp.putcmd("rcpt", f"TO:{_quoted(recipient)}")
+    smtp.putcmd("rcpt", _rcpt_to(recipient))
     return smtp.getreply()
 
 
@@ -236,10 +246,7 @@ class SmtpConnection:
         if code not in (250, 251):
             return self._refused(smtp, code, reply)
         self._stage = "DATA"
-        code, reply = _data(smtp, message)
-        if code == 421:
-            self._drop()
-        return SendResult.from_smtp_code(code, _text(reply))
+        return self._answered(*_data(smtp, message))
 
     def _pipelined(
         self,
@@ -252,10 +259,8 @@ class SmtpConnection:
         """One message with MAIL, RCPT and DATA in one write (RFC 2920): two round trips
         instead of four. The answers come in order; a server refuses DATA when MAIL or
         RCPT was refused, and the first refusal is the message's result."""
-        extra = " " + " ".join(options) if options else ""
-        smtp.send(
-            f"MAIL FROM:{_quoted(envelope_from)}{extra}\r\nRCPT TO:{_quoted(recipient)}\r\nDATA\r\n"
-        )
+        mail_from, rcpt_to = _mail_from(smtp, envelope_from, options), _rcpt_to(recipient)
+        smtp.send(f"MAIL {mail_from}\r\nRCPT {rcpt_to}\r\nDATA\r\n")
         mail = smtp.getreply()
         if mail[0] == 421:  # closing: nothing of this message was taken
             self._drop()
@@ -267,16 +272,19 @@ class SmtpConnection:
         expected = ((mail, (250,)), (rcpt, (250, 251)), (data, (354,)))
         refusal = next((answer for answer, ok in expected if answer[0] not in ok), None)
         if refusal is None:
-            code, reply = _content(smtp, message)
-            if code == 421:
-                self._drop()
-            return SendResult.from_smtp_code(code, _text(reply))
+            return self._answered(*_content(smtp, message))
         if data[0] == 354:
             # A server that took DATA after a refused MAIL or RCPT: end the empty
             # message, which it cannot deliver (it has no recipient).
             smtp.send(b".\r\n")
             smtp.getreply()
         return self._refused(smtp, *refusal)
+
+    def _answered(self, code: int, reply: bytes) -> SendResult:
+        """The result of a message whose content went; a 421 also ends the session."""
+        if code == 421:
+            self._drop()
+        return SendResult.from_smtp_code(code, _text(reply))
 
     def _refused(self, smtp: smtplib.SMTP, code: int, reply: bytes | str) -> SendResult:
         if code == 421:
