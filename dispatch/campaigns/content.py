@@ -35,7 +35,8 @@ from dispatch.creatives.models import CreativeVersion
 from dispatch.creatives.sandbox import LIMITS, opaque_to_personal_fields, render
 from dispatch.errors import DispatchError
 from dispatch.register.tokens import letter_code
-from dispatch.rendering import EmailBuilder, PreparedHtml, Variant, render_variant
+from dispatch.rendering import EmailBuilder, Variant, render_variant
+from dispatch.rendering.email import EmailTemplate, PreparedParts
 from dispatch.rendering.identity import DEMO_LINKS, LinkSettings
 
 LetterKey = tuple[str, bool]
@@ -57,45 +58,52 @@ def _split(rendered: str) -> Parts:
     return tuple(_STAND_IN.split(rendered))
 
 
-def _fill(parts: Parts, values: Mapping[str, str]) -> str:
-    return "".join(values[part] if i % 2 else part for i, part in enumerate(parts))
+@dataclass(frozen=True, slots=True)
+class _Size:
+    """How long a rendering is once filled: its literal text, and each field's uses."""
 
+    literal: int
+    uses: tuple[tuple[str, int], ...]
 
-def _size(parts: Parts, values: Mapping[str, str]) -> int:
-    """The length of :func:`_fill`'s result, without making it."""
-    return sum(len(values[part] if i % 2 else part) for i, part in enumerate(parts))
+    @classmethod
+    def of(cls, parts: Parts) -> _Size:
+        names = parts[1::2]
+        return cls(sum(map(len, parts[::2])), tuple((n, names.count(n)) for n in set(names)))
+
+    def filled(self, values: Mapping[str, str]) -> int:
+        return self.literal + sum(len(values[name]) * uses for name, uses in self.uses)
 
 
 @dataclass(frozen=True, slots=True)
 class EmailVariant:
-    """One e-mail variant's templates rendered once, with stand-ins for the fields."""
+    """One e-mail variant's templates rendered once, with stand-ins for the fields,
+    and its message bodies encoded once (:meth:`EmailBuilder.template`)."""
 
-    #: The HTML as the templates made it (for its size) and as prepared for the shell.
-    html: Parts
-    head: Parts
-    body: Parts
-    images: tuple[str, ...]
-    text: Parts
+    template: EmailTemplate
+    #: The sizes of the HTML as the templates made it, and of the text.
+    html: _Size
+    text: _Size
 
     @classmethod
-    def of(cls, html: str, prepared: PreparedHtml, text: str) -> EmailVariant:
+    def of(cls, builder: EmailBuilder, html: str, text: str) -> EmailVariant:
+        prepared = builder.prepare(html)
+        parts = PreparedParts(_split(prepared.head), _split(prepared.body), prepared.images)
         return cls(
-            _split(html),
-            _split(prepared.head),
-            _split(prepared.body),
-            prepared.images,
-            _split(text),
+            builder.template(parts, _split(text)), _Size.of(_split(html)), _Size.of(_split(text))
         )
 
-    def fill(self, values: Mapping[str, str]) -> tuple[PreparedHtml, str] | None:
-        """A member's HTML and text; None if either would exceed the output limit (the
-        sandbox then renders the member's own e-mail, and refuses it)."""
+    def values(self, values: Mapping[str, str]) -> tuple[dict[str, str], Mapping[str, str]] | None:
+        """A member's values for the HTML (escaped, as the template would have) and the
+        text; None where the sandbox must render the member's own e-mail instead: a
+        value with a line break, or values that would take either over the output
+        limit (the sandbox then refuses it)."""
+        if any("\n" in value or "\r" in value for value in values.values()):
+            return None
         marked = {name: str(escape(value)) for name, value in values.items()}
         limit = LIMITS.output_chars
-        if _size(self.html, marked) > limit or _size(self.text, values) > limit:
+        if self.html.filled(marked) > limit or self.text.filled(values) > limit:
             return None
-        html = PreparedHtml(_fill(self.head, marked), _fill(self.body, marked), self.images)
-        return html, _fill(self.text, values)
+        return marked, values
 
 
 @dataclass
@@ -151,28 +159,32 @@ class CampaignContent:
         """One member's complete message."""
         builder = self._builder(language)
         variant = self._email_variant(builder, language, bool(first_name), bool(home_store))
-        filled = (
-            variant.fill({"first_name": first_name or "", "home_store": home_store or ""})
-            if variant is not None
-            else None
+        name = " ".join(part for part in (first_name, last_name) if part) or None
+        if variant is not None:
+            values = variant.values(
+                {"first_name": first_name or "", "home_store": home_store or ""}
+            )
+            if values is not None:
+                return builder.fill(
+                    variant.template,
+                    member_id=member_id,
+                    to_address=to_address,
+                    to_name=name,
+                    html_values=values[0],
+                    text_values=values[1],
+                )
+        # The templates run in the sandbox for this member.
+        context = email_context(
+            first_name, language, self.bundle.manifest.texts(language), home_store
         )
-        if filled is None:  # the templates run in the sandbox for this member
-            context = email_context(
-                first_name, language, self.bundle.manifest.texts(language), home_store
-            )
-            html = render(
-                self.bundle.template("email.html.j2") or "", context, name="email.html.j2"
-            )
-            text = render(self.bundle.template("email.txt.j2") or "", context, name="email.txt.j2")
-            filled = builder.prepare(html), text
-        html_body, text_body = filled
-        name = " ".join(part for part in (first_name, last_name) if part)
+        html = render(self.bundle.template("email.html.j2") or "", context, name="email.html.j2")
+        text = render(self.bundle.template("email.txt.j2") or "", context, name="email.txt.j2")
         return builder.assemble(
             member_id=member_id,
             to_address=to_address,
-            to_name=name or None,
-            html=html_body,
-            text_body=text_body,
+            to_name=name,
+            html=builder.prepare(html),
+            text_body=text,
         )
 
     def _email_variant(
@@ -202,7 +214,7 @@ class CampaignContent:
             try:
                 html = render(html_source, context, name="email.html.j2")
                 text = render(text_source, context, name="email.txt.j2")
-                variant = EmailVariant.of(html, builder.prepare(html), text)
+                variant = EmailVariant.of(builder, html, text)
             except DispatchError:
                 variant = None
         with self._lock:

@@ -36,11 +36,13 @@ import binascii
 import hashlib
 import html
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from html.parser import HTMLParser
 from urllib.parse import quote
 
 from markupsafe import Markup
@@ -160,13 +162,33 @@ def _header_value(value: str, what: str) -> str:
     return value
 
 
-def _split_template(rendered: str) -> tuple[str, ...]:
+#: Literal text and slot names in turn (odd positions: names).
+Parts = tuple[str, ...]
+
+
+def _split_template(rendered: str) -> Parts:
     """Split a shell rendered with NUL-marked slots into literal/slot parts."""
     return tuple(rendered.split("\x00"))
 
 
-def _fill(parts: tuple[str, ...], slots: Mapping[str, str]) -> str:
+def _fill(parts: Parts, slots: Mapping[str, str]) -> str:
     return "".join(slots[part] if i % 2 else part for i, part in enumerate(parts))
+
+
+def _expand(parts: Parts, inner: Mapping[str, Parts]) -> Parts:
+    """``parts`` with the slots named in ``inner`` replaced by those parts, the literal
+    text on either side of each merged, so the result alternates as parts do."""
+    out: list[str] = [""]
+    for i, part in enumerate(parts):
+        if not i % 2:
+            out[-1] += part
+        elif part in inner:
+            nested = inner[part] or ("",)
+            out[-1] += nested[0]
+            out.extend(nested[1:])
+        else:
+            out += [part, ""]
+    return tuple(out)
 
 
 def _address(name: str, address: str) -> str:
@@ -183,8 +205,87 @@ def _address(name: str, address: str) -> str:
 
 
 def _qp(text: str) -> str:
+    """Quoted-printable with CRLF line ends, soft line breaks included."""
     data = text.replace("\r\n", "\n").replace("\n", _CRLF).encode("utf-8")
-    return binascii.b2a_qp(data, istext=True).decode("ascii")
+    encoded = binascii.b2a_qp(data, istext=True).decode("ascii")
+    # Text without a line break of its own gets bare LF soft breaks from binascii.
+    return encoded if b"\n" in data else encoded.replace("\n", _CRLF)
+
+
+def _qp_parts(parts: Parts) -> Parts:
+    """``parts`` with the literal text quoted-printable, encoded once for every member.
+
+    A slot's value is encoded on its own and set on lines of its own by a soft line
+    break on either side (``=`` at a line's end, which decoding removes), so that no
+    line grows past 76 characters however the literal text and the values fall.
+    The decoded text is the same as encoding the filled text whole, for values
+    without line breaks (a break could pair with a carriage return beside the slot)."""
+    last = len(parts) - 1
+    return tuple(
+        part
+        if i % 2
+        else ("=" + _CRLF if i else "") + _qp(part) + ("=" + _CRLF if i < last else "")
+        for i, part in enumerate(parts)
+    )
+
+
+#: What stands for a slot while a template's HTML is parsed (see _in_text_only).
+_SLOT_MARK = "\x00slot\x00"
+
+
+class _SlotPlaces(HTMLParser):
+    """Counts the slots an HTML parser reads as text, and notes any it reads otherwise:
+    in a tag (an attribute, the tag's name), a comment or declaration, or the raw
+    text of a ``<style>`` or ``<script>`` element."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.in_text = 0
+        self.elsewhere = False
+
+    def handle_data(self, data: str) -> None:
+        if _SLOT_MARK in data:
+            if self.cdata_elem is not None:
+                self.elsewhere = True
+            else:
+                self.in_text += data.count(_SLOT_MARK)
+
+    def _markup(self, text: str | None) -> None:
+        if text and "\x00" in text:
+            self.elsewhere = True
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._markup(self.get_starttag_text())
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._markup(self.get_starttag_text())
+
+    def handle_endtag(self, tag: str) -> None:
+        self._markup(tag)
+
+    def handle_comment(self, data: str) -> None:
+        self._markup(data)
+
+    def handle_decl(self, decl: str) -> None:
+        self._markup(decl)
+
+    def handle_pi(self, data: str) -> None:
+        self._markup(data)
+
+    def unknown_decl(self, data: str) -> None:
+        self._markup(data)
+
+
+def _in_text_only(parts: Parts) -> bool:
+    """Whether every slot of this HTML lies in text, outside any tag and any style or
+    script element, and not just after a ``<``: there an escaped value (no ``<``,
+    ``>``, ``&`` or quote of its own) is text to a browser and cannot load anything."""
+    if any(re.search(r"</?\s*$", parts[i - 1]) for i in range(1, len(parts), 2)):
+        return False
+    places = _SlotPlaces()
+    places.feed(_SLOT_MARK.join(parts[::2]))
+    places.close()
+    return not places.elsewhere and places.in_text == len(parts) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +296,45 @@ class PreparedHtml:
     body: str
     #: Bundle paths of the images, each sent once as an inline part.
     images: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedParts:
+    """A :class:`PreparedHtml` whose head and body have slots (parts, not text)."""
+
+    head: Parts
+    body: Parts
+    images: tuple[str, ...]
+
+
+#: The slots of the system shell, filled by the builder itself.
+SHELL_SLOTS = frozenset({"head", "body", "token", "centre"})
+_EMPTY: Mapping[str, str] = defaultdict(str)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailTemplate:
+    """One variant's two message bodies encoded once (:meth:`EmailBuilder.template`)."""
+
+    #: The HTML and text parts, quoted-printable, with slots for the member's values
+    #: and the shell's links.
+    html: Parts
+    text: Parts
+    images: tuple[str, ...]
+    #: The HTML's head and body as prepared, to check a member's message where a
+    #: value does not land in text only.
+    head: Parts
+    body: Parts
+    #: Whether every value lands in text, and the rest loads nothing from elsewhere.
+    in_text: bool
+
+
+def _refuse_remote(head: str, body: str) -> None:
+    for part in (head, body):
+        at = _remote_reference(part)
+        if at is not None:
+            snippet = part[at : at + 60]
+            raise EmailRejected(f"the e-mail would load a resource from elsewhere: {snippet!r}")
 
 
 class EmailBuilder:
@@ -292,18 +432,83 @@ class EmailBuilder:
 
         Checked here, not in :meth:`prepare`: nothing in it may load from elsewhere
         (a body prepared once per variant has each member's values put in after)."""
-        head, body, images = html.head, html.body, html.images
-        for part in (head, body):
-            at = _remote_reference(part)
-            if at is not None:
-                snippet = part[at : at + 60]
-                raise EmailRejected(f"the e-mail would load a resource from elsewhere: {snippet!r}")
-        token = unsubscribe_token(self._secret, self.campaign_id, member_id)
-        centre = centre_token(self._secret, self.campaign_id, member_id)
+        _refuse_remote(html.head, html.body)
+        links = self._links(member_id)
+        html_doc = _fill(self._html, {"head": html.head, "body": html.body, **links})
+        text_doc = _fill(self._text, {"body": text_body, **links})
+        return self._message(
+            member_id, to_address, to_name, links, _qp(text_doc), _qp(html_doc), html.images
+        )
+
+    def template(self, html: PreparedParts, text: Parts) -> EmailTemplate:
+        """The message bodies of one variant, encoded once: the HTML as :meth:`prepare`
+        made it and the text, each as parts with slots for the member's values
+        (:meth:`fill` puts them in). Slot names must not be the shell's own."""
+        names = set(html.head[1::2]) | set(html.body[1::2]) | set(text[1::2])
+        if names & SHELL_SLOTS:
+            raise ValueError(f"slot names taken by the shell: {sorted(names & SHELL_SLOTS)}")
+        head, body = html.head, html.body
+        return EmailTemplate(
+            html=_qp_parts(_expand(self._html, {"head": head, "body": body})),
+            text=_qp_parts(_expand(self._text, {"body": text})),
+            images=html.images,
+            head=head,
+            body=body,
+            in_text=_in_text_only(head)
+            and _in_text_only(body)
+            and _remote_reference(_fill(head, _EMPTY)) is None
+            and _remote_reference(_fill(body, _EMPTY)) is None,
+        )
+
+    def fill(
+        self,
+        template: EmailTemplate,
+        *,
+        member_id: object,
+        to_address: str,
+        to_name: str | None,
+        html_values: Mapping[str, str],
+        text_values: Mapping[str, str],
+    ) -> bytes:
+        """One member's message from a :meth:`template`: the same message as
+        :meth:`assemble` makes of the filled HTML and text, but for where soft line
+        breaks fall (so the same once decoded), for values without line breaks.
+
+        ``html_values`` are put in as they are: the caller has escaped them. Where the
+        template's every slot is in text, a value cannot make the message load
+        anything, and is not checked again; elsewhere (an attribute, a style) each
+        member's HTML is checked as :meth:`assemble` checks it."""
+        if not template.in_text:
+            _refuse_remote(_fill(template.head, html_values), _fill(template.body, html_values))
+        links = self._links(member_id)
+        html = _fill(
+            template.html, {name: _qp(value) for name, value in html_values.items()} | links
+        )
+        text = _fill(
+            template.text, {name: _qp(value) for name, value in text_values.items()} | links
+        )
+        return self._message(member_id, to_address, to_name, links, text, html, template.images)
+
+    def _links(self, member_id: object) -> dict[str, str]:
+        """The member's unsubscribe and preference-centre tokens, by slot name."""
+        return {
+            "token": unsubscribe_token(self._secret, self.campaign_id, member_id),
+            "centre": centre_token(self._secret, self.campaign_id, member_id),
+        }
+
+    def _message(
+        self,
+        member_id: object,
+        to_address: str,
+        to_name: str | None,
+        links: Mapping[str, str],
+        text_qp: str,
+        html_qp: str,
+        images: tuple[str, ...],
+    ) -> bytes:
+        """The headers and MIME structure around the two encoded bodies."""
+        token = links["token"]
         msg_id = message_id(self._secret, self.campaign_id, member_id, self.settings.domain)
-        slots = {"head": head, "body": body, "token": token, "centre": centre}
-        html_doc = _fill(self._html, slots)
-        text_doc = _fill(self._text, {"body": text_body, "token": token, "centre": centre})
         if not to_address.isascii() or any(c in to_address for c in " <>\r\n,;"):
             raise InputError("not a deliverable e-mail address", where="to_address")
         to = _address(_header_value(to_name or "", "recipient name"), to_address)
@@ -325,14 +530,14 @@ class EmailBuilder:
             'Content-Type: text/plain; charset="utf-8"',
             "Content-Transfer-Encoding: quoted-printable",
             "",
-            _qp(text_doc),
+            text_qp,
             f"--{boundary}a",
         ]
         html_part = [
             'Content-Type: text/html; charset="utf-8"',
             "Content-Transfer-Encoding: quoted-printable",
             "",
-            _qp(html_doc),
+            html_qp,
         ]
         if images:
             lines += [

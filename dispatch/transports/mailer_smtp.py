@@ -49,7 +49,6 @@ _DOT_ATOM = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 )
-_LINE_START_DOT = re.compile(rb"(?m)^\.")
 
 
 def _quoted(address: str) -> str:
@@ -93,8 +92,11 @@ def _data(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
 
 def _content(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
     """Send the message after a 354, dot-stuffed and terminated; the server's answer."""
-    if message.startswith(b".") or b"\n." in message:
-        message = _LINE_START_DOT.sub(b"..", message)
+    # As smtplib's quotedata: a dot after every LF (so CRLF too) and at the start.
+    # bytes.replace, not a regex: a quoted-printable body often has such a line.
+    if message.startswith(b"."):
+        message = b"." + message
+    message = message.replace(b"\n.", b"\n..")
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     smtp.send(message + b".\r\n")

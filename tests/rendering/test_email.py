@@ -19,7 +19,13 @@ from dispatch.rendering import (
     unsubscribe_token,
     verify_unsubscribe_token,
 )
-from dispatch.rendering.email import DEMO_EMAIL, EmailRejected, centre_token
+from dispatch.rendering.email import (
+    DEMO_EMAIL,
+    EmailRejected,
+    PreparedHtml,
+    PreparedParts,
+    centre_token,
+)
 
 SECRET = "test-secret-0123456789abcdef"
 PNG = base64.b64decode(
@@ -235,3 +241,100 @@ def test_recipient_names_round_trip_through_the_to_header(name: str) -> None:
     assert message["To"].addresses[0].display_name == name
     head = build(to_name=name).split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
+
+
+# -- a variant's bodies encoded once (EmailBuilder.template and fill) ----------------
+
+
+def builder() -> EmailBuilder:
+    return EmailBuilder(
+        campaign_id=7, language="fi", subject="Tarjous", assets=ASSETS, secret=SECRET, date=DATE
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "in_text"),
+    [
+        ("<p>Hei \x00name\x00, tervetuloa \x00store\x00!</p>", True),
+        ("\x00name\x00<p>x</p>\x00store\x00", True),
+        ("<title>\x00name\x00</title>", True),
+        ('<p title="\x00name\x00">x</p>', False),
+        ("<p class=\x00name\x00>x</p>", False),
+        ('<img alt="a>b" title="\x00name\x00">', False),
+        ("<\x00name\x00>", False),
+        ("<p>x<\x00name\x00</p>", False),
+        ("<p>x</\x00name\x00</p>", False),
+        ("<style>p { color: \x00name\x00 }</style>", False),
+        ("<script>\x00name\x00</script>", False),
+        ("<!-- \x00name\x00 -->", False),
+        ("<![CDATA[\x00name\x00]]>", False),
+        ('<p style="x">y</p><p>\x00name\x00</p><a href="https://t.example/">z</a>', True),
+        ('<p>\x00name\x00</p><img src="https://t.example/p.gif">', False),
+    ],
+)
+def test_a_template_skips_the_members_check_only_where_every_value_lands_in_text(
+    body: str, in_text: bool
+) -> None:
+    b = builder()
+    parts = tuple(body.split("\x00"))
+    template = b.template(PreparedParts((), parts, ()), (["Hei ", "name", ""]))
+    assert template.in_text is in_text
+
+
+def test_a_template_fills_to_the_message_assemble_makes_once_decoded() -> None:
+    b = builder()
+    head = ("<style>h1 { color: #036 }</style>",)
+    body = tuple(
+        ("<h1>Hei \x00name\x00!</h1>" + "<p>Kevään tarjous</p>" * 40 + "\x00store\x00").split(
+            "\x00"
+        )
+    )
+    text = tuple(
+        ("Hei \x00name\x00,\n\n" + "Kevään tarjous. " * 30 + "\n\x00store\x00").split("\x00")
+    )
+    template = b.template(PreparedParts(head, body, ()), text)
+    values = {"name": "Åsa " + "x" * 200 + " ", "store": ".Prisma & co"}
+    filled = b.fill(
+        template,
+        member_id=5,
+        to_address="a@example.fi",
+        to_name="Åsa",
+        html_values=values,
+        text_values=values,
+    )
+    whole = b.assemble(
+        member_id=5,
+        to_address="a@example.fi",
+        to_name="Åsa",
+        html=PreparedHtml(
+            head[0], "".join(v if i % 2 == 0 else values[v] for i, v in enumerate(body)), ()
+        ),
+        text_body="".join(v if i % 2 == 0 else values[v] for i, v in enumerate(text)),
+    )
+    assert filled != whole  # the soft line breaks fall elsewhere...
+    for mine, theirs in zip(parse(filled).walk(), parse(whole).walk(), strict=True):
+        assert mine.items() == theirs.items()  # ...and nothing else differs
+        if not mine.is_multipart():
+            assert mine.get_content() == theirs.get_content()
+    _head_lines, lines = filled.split(b"\r\n\r\n", 1)
+    assert b"\n" not in lines.replace(b"\r\n", b"")
+    assert max(len(line) for line in lines.split(b"\r\n")) <= 76
+
+
+def test_a_templates_slots_may_not_be_the_shells() -> None:
+    with pytest.raises(ValueError, match="token"):
+        builder().template(PreparedParts((), ("<p>", "token", "</p>"), ()), ("x",))
+
+
+def test_a_member_value_after_a_bracket_is_checked_and_refused() -> None:
+    b = builder()
+    template = b.template(PreparedParts((), ("<p>x<", "store", "</p>"), ()), ("x",))
+    with pytest.raises(EmailRejected, match="resource from elsewhere"):
+        b.fill(
+            template,
+            member_id=5,
+            to_address="a@example.fi",
+            to_name=None,
+            html_values={"store": "img src=https://t.example/p.gif"},
+            text_values={},
+        )
