@@ -19,8 +19,7 @@ import io
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, Row, bindparam, func, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, func, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -37,7 +36,7 @@ from dispatch.campaigns.models import (
     CampaignRecipient,
     RecipientStatus,
 )
-from dispatch.db.dialect import is_postgres, planning_without
+from dispatch.db.dialect import bigint_array, is_postgres, planning_without
 from dispatch.db.types import utcnow
 from dispatch.errors import DispatchError
 from dispatch.register.tokens import LinkPurpose
@@ -235,11 +234,8 @@ class PostJob(BatchWork):
             )
             return
         letters = (
-            func.unnest(
-                bindparam("member_ids", list(order), type_=ARRAY(BigInteger)),
-                bindparam("numbers", list(range(1, len(order) + 1)), type_=ARRAY(Integer)),
-            )
-            .table_valued("member_id", "number")
+            func.unnest(bigint_array(order, "member_ids"))
+            .table_valued("member_id", with_ordinality="number")
             .render_derived()
         )
         # A hash join of the batch's rows and the arrays, whatever the estimates say.
