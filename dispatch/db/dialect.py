@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, Text, any_, bindparam, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, String, Text, any_, bindparam, cast, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -20,18 +20,33 @@ def bigint_array(values: Sequence[int], name: str | None = None) -> ColumnElemen
     (``{1,2,3}``) and cast in the statement. psycopg dumps a list element by element in
     Python: a chunk's id and digest arrays were 6 % of an e-mail worker's CPU
     (bench/HISTORY.md); one string is made and sent at C speed."""
-    literal = "{" + ",".join(map(str, map(int, values))) + "}"
-    return cast(bindparam(name, literal, type_=Text), ARRAY(BigInteger))
+    return cast(bindparam(name, int_array_literal(values), type_=Text), ARRAY(BigInteger))
 
 
-def text_array(values: Sequence[str], name: str | None = None) -> ColumnElement[Any]:
-    """A ``varchar[]`` parameter for PostgreSQL, as :func:`bigint_array`; every element
-    is quoted, so an empty string, ``NULL`` or a comma stay what they are."""
+def bigint_array_param(name: str) -> ColumnElement[Any]:
+    """A :func:`bigint_array` parameter given its value at execution, as
+    :func:`int_array_literal`: for a statement built once and run for many lists.
+    Empty until then (a statement is compiled with its values to compare criteria)."""
+    return cast(bindparam(name, "{}", type_=Text), ARRAY(BigInteger))
+
+
+def int_array_literal(values: Sequence[int]) -> str:
+    """PostgreSQL's text of a one-dimensional array of whole numbers."""
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """PostgreSQL's text of a one-dimensional array of ``values``; every element is
+    quoted, so an empty string, ``NULL`` or a comma stay what they are."""
     joined = '","'.join(values)
     if '"' in joined or "\\" in joined:
         joined = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    literal = '{"' + joined + '"}' if values else "{}"
-    return cast(bindparam(name, literal, type_=Text), ARRAY(String))
+    return '{"' + joined + '"}' if values else "{}"
+
+
+def text_array(values: Sequence[str], name: str | None = None) -> ColumnElement[Any]:
+    """A ``varchar[]`` parameter for PostgreSQL, as :func:`bigint_array`."""
+    return cast(bindparam(name, array_literal(values), type_=Text), ARRAY(String))
 
 
 def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
@@ -72,14 +87,32 @@ def planning_without(session: Session, *methods: str) -> Iterator[None]:
     """On PostgreSQL, plan the next statements without the plan ``methods`` (the
     ``enable_<method>`` settings: ``"nestloop"``, ``"hashjoin"``...), for a statement
     whose good plan the row estimates cannot be trusted to find. Transaction-local,
-    and put back afterwards."""
+    and put back afterwards as they were (so it nests).
+
+    One statement each way: it reads the settings and turns them off together
+    (``pg_settings`` is read whole before the select list runs), and puts them back
+    together. Read and set one by one, a re-check took six statements around its
+    one query."""
     if not is_postgres(session):
         yield
         return
-    names = [f"enable_{method}" for method in methods]
-    before = [session.execute(select(func.current_setting(n))).scalar_one() for n in names]
-    for name in names:
-        session.execute(select(func.set_config(name, "off", True)))
+    names = array_literal([f"enable_{method}" for method in methods])
+    before = session.execute(_SWITCH_OFF, {"names": names}).all()
     yield
-    for name, value in zip(names, before, strict=True):
-        session.execute(select(func.set_config(name, value, True)))
+    session.execute(
+        _PUT_BACK,
+        {
+            "names": array_literal([row.name for row in before]),
+            "settings": array_literal([row.setting for row in before]),
+        },
+    )
+
+
+_SWITCH_OFF = text(
+    "SELECT name, setting, set_config(name, 'off', true) FROM pg_settings"
+    " WHERE name = ANY(CAST(:names AS text[]))"
+)
+_PUT_BACK = text(
+    "SELECT set_config(name, setting, true)"
+    " FROM unnest(CAST(:names AS text[]), CAST(:settings AS text[])) AS t(name, setting)"
+)

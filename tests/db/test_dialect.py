@@ -1,11 +1,12 @@
-"""Array parameters sent as the text of PostgreSQL's array literal come back whole."""
+"""PostgreSQL's side of dispatch.db.dialect: array parameters sent as text, plan settings."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
 
-from dispatch.db.dialect import bigint_array, text_array
+from dispatch.db.dialect import bigint_array, planning_without, text_array
 
 ODD = ["", "NULL", "null", "a,b", "{x}", '"', "\\", 'a\\"b', " spaced ", "Åsa", "x" * 300]
 
@@ -32,3 +33,29 @@ def test_bigint_arrays_keep_order_and_range(pg_url: str) -> None:
     finally:
         engine.dispose()
     assert got == values
+
+
+@pytest.mark.postgres
+def test_planning_without_switches_methods_off_and_puts_them_back_as_they_were(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url)
+    names = ("enable_hashjoin", "enable_mergejoin", "enable_nestloop")
+
+    def settings(session: Session) -> tuple[str, ...]:
+        return tuple(session.execute(select(*map(func.current_setting, names))).one())
+
+    try:
+        with Session(engine) as session:
+            session.execute(select(func.set_config("enable_nestloop", "off", True)))
+            assert settings(session) == ("on", "on", "off")
+            with planning_without(session, "hashjoin", "mergejoin"):
+                assert settings(session) == ("off", "off", "off")
+                with planning_without(session, "hashjoin", "nestloop"):
+                    assert settings(session) == ("off", "off", "off")
+                assert settings(session) == ("off", "off", "off")
+            assert settings(session) == ("on", "on", "off")
+            session.rollback()
+            assert settings(session) == ("on", "on", "on")
+    finally:
+        engine.dispose()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import Any, Literal
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, ScalarResult, Select, any_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.campaigns.content import CampaignContent
@@ -28,7 +28,15 @@ from dispatch.campaigns.models import (
 )
 from dispatch.campaigns.services import CANCELLED_REASON, suppress_unfinished
 from dispatch.campaigns.snapshot import recipients_of
-from dispatch.db.dialect import among, among_joined, planning_without, probing
+from dispatch.db.dialect import (
+    among,
+    among_joined,
+    bigint_array_param,
+    int_array_literal,
+    is_postgres,
+    planning_without,
+    probing,
+)
 from dispatch.db.types import Channel, Purpose, utcnow
 from dispatch.errors import OperationError
 from dispatch.privacy.policy import Policy
@@ -76,6 +84,7 @@ class BatchWork:
         self.policy = Policy(Purpose(campaign.purpose), Channel(campaign.channel))
         self.where = recipients_of(claim.campaign_id, claim.batch_no)
         self.clock = StepClock()
+        self._recheck: Select[int] | None = None
 
     def still_dispatching(self, session: Session) -> bool:
         """True while the campaign dispatches; False if it was cancelled, after closing
@@ -125,9 +134,7 @@ class BatchWork:
         for start in range(0, len(member_ids), ID_CHUNK):
             chunk = member_ids[start : start + ID_CHUNK]
             with probing(session):
-                passing = set(
-                    session.scalars(self.policy.select(among(session, MemberFacts.id, chunk)))
-                )
+                passing = set(self._passing(session, chunk))
             rest = [m for m in chunk if m not in passing]
             if not rest:
                 continue
@@ -138,6 +145,16 @@ class BatchWork:
             )
             blocked.update((member_id, name) for member_id, name in found if name)
         return blocked
+
+    def _passing(self, session: Session, member_ids: Sequence[int]) -> ScalarResult[int]:
+        """Which of ``member_ids`` pass the policy now. On PostgreSQL the statement is
+        built once per batch, the ids its one parameter: building the policy's query
+        for each chunk was 4 % of an e-mail worker's CPU (bench/HISTORY.md)."""
+        if not is_postgres(session):
+            return session.scalars(self.policy.select(among(session, MemberFacts.id, member_ids)))
+        if self._recheck is None:
+            self._recheck = self.policy.select(MemberFacts.id == any_(bigint_array_param("ids")))
+        return session.scalars(self._recheck, {"ids": int_array_literal(member_ids)})
 
     def mark(
         self,
