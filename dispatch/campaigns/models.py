@@ -197,15 +197,20 @@ class CampaignBatch(Base):
     campaign: Mapped[Campaign] = relationship(back_populates="batches")
 
 
-# Why ``campaign_recipients.member_id`` and ``member_links.member_id`` have no foreign
-# key to ``members`` (migration 0017). PostgreSQL checks a foreign key row by row, each
-# check locking the member's row (``FOR KEY SHARE``), which writes to the member's
-# page: on 3.7 million members that was 9 of a 300,000-letter snapshot's 17 seconds,
-# and more than half the cost of a batch's links (bench/HISTORY.md, 2026-12-07). Both
-# tables are written only from members that exist in the same statement's read (the
-# snapshot joins ``members``; links are issued for a batch's recipients or for the
-# member a page is about), and no member is ever deleted: an erasure blanks the row
-# and keeps it (:mod:`dispatch.privacy.erasure`).
+# Why ``campaign_recipients`` and ``member_links`` have no foreign keys to ``members``
+# and ``campaigns`` (migrations 0017 and 0019). PostgreSQL checks a foreign key row by
+# row, each check a query that locks the row referred to (``FOR KEY SHARE``). To
+# members, which writes to the member's page: on 3.7 million members that was 9 of a
+# 300,000-letter snapshot's 17 seconds, and more than half the cost of a batch's links.
+# To campaigns: 1.4 of the same snapshot's 6 seconds, checking its own campaign
+# 300,000 times, and twice more for each e-mail's links (bench/HISTORY.md,
+# 2026-12-07). Both tables are written only from members that exist in the same
+# statement's read (the snapshot reads the members' ``member_facts`` rows, which have
+# a key to ``members``; links are issued for a batch's recipients or for the member a
+# page is about), and only for a campaign the writer holds (the snapshot's own, in the
+# transaction that holds the campaign's row; a batch claimed by the worker). No member
+# is ever deleted (an erasure blanks the row and keeps it,
+# :mod:`dispatch.privacy.erasure`), and no campaign is.
 
 
 #: Percent of each ``campaign_recipients`` page filled by the snapshot's insert: the
@@ -237,8 +242,8 @@ class CampaignRecipient(Base):
         {"postgresql_with": {"fillfactor": RECIPIENTS_FILLFACTOR}},
     )
 
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
-    #: A member's id; no foreign key (see above :class:`CampaignRecipient`).
+    #: The campaign's id and a member's; no foreign keys (see above this class).
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     member_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     batch_no: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default=RecipientStatus.PENDING)
@@ -266,8 +271,9 @@ class MemberLink(Base):
     #: A member's id; no foreign key (see above :class:`CampaignRecipient`).
     member_id: Mapped[int] = mapped_column(BigId)
     #: The campaign whose e-mail or letter carried it (None for sessions and
-    #: confirmations opened from a link without one).
-    campaign_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("campaigns.id"))
+    #: confirmations opened from a link without one); no foreign key (see above
+    #: :class:`CampaignRecipient`).
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
