@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import ColumnElement, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.db.dialect import bigint_array, planning_without, text_array
@@ -11,28 +13,26 @@ from dispatch.db.dialect import bigint_array, planning_without, text_array
 ODD = ["", "NULL", "null", "a,b", "{x}", '"', "\\", 'a\\"b', " spaced ", "Åsa", "x" * 300]
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("values", [[], ["plain", "A-z_0-9="], ODD, list(reversed(ODD))])
-def test_text_arrays_keep_every_element_as_it_was(pg_url: str, values: list[str]) -> None:
+def unnested(pg_url: str, array: ColumnElement[Any]) -> list[object]:
+    """The elements of ``array`` as PostgreSQL reads the parameter."""
     engine = create_engine(pg_url)
     try:
         with engine.connect() as connection:
-            got = connection.execute(select(func.unnest(text_array(values)))).scalars().all()
+            return list(connection.execute(select(func.unnest(array))).scalars())
     finally:
         engine.dispose()
-    assert got == values
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("values", [[], ["plain", "A-z_0-9="], ODD, list(reversed(ODD))])
+def test_text_arrays_keep_every_element_as_it_was(pg_url: str, values: list[str]) -> None:
+    assert unnested(pg_url, text_array(values)) == values
 
 
 @pytest.mark.postgres
 def test_bigint_arrays_keep_order_and_range(pg_url: str) -> None:
     values = [3, -1, 0, 2**63 - 1, -(2**63), 3]
-    engine = create_engine(pg_url)
-    try:
-        with engine.connect() as connection:
-            got = connection.execute(select(func.unnest(bigint_array(values)))).scalars().all()
-    finally:
-        engine.dispose()
-    assert got == values
+    assert unnested(pg_url, bigint_array(values)) == values
 
 
 @pytest.mark.postgres
