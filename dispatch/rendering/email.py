@@ -245,7 +245,10 @@ class _SlotPlaces(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if _SLOT_MARK in data:
-            if self.cdata_elem is not None:
+            # Raw text the parser does not read as markup; only a style or a script
+            # can load something from it (newer parsers treat <title> and a few
+            # others the same way: text to a browser too).
+            if self.cdata_elem in ("style", "script"):
                 self.elsewhere = True
             else:
                 self.in_text += data.count(_SLOT_MARK)
