@@ -12,9 +12,12 @@ the sandbox once per language and per "has a first name / a home store or not", 
 stand-in values, and each member's message is that output with the member's values
 put in place of the stand-ins (escaped in the HTML, as the template would have). Any
 other creative, or a member whose values would take an e-mail over the sandbox's
-output limit, has the templates run in the sandbox for each e-mail. Either way each
-message is checked for anything it would load from elsewhere. Rendering both
-templates was about 60 % of a message's CPU (bench/HISTORY.md).
+output limit or has a line break in a value, has the templates run in the sandbox for
+each e-mail. Rendering both templates was about 60 % of a message's CPU
+(bench/HISTORY.md). A variant's message bodies are also encoded once
+(:meth:`EmailBuilder.template`), and each member's message is checked for anything
+it would load from elsewhere unless every value lands in text, where an escaped value
+cannot load anything (docs/rendering.md, E-mail).
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ The MIME text is assembled directly rather than with :mod:`email.message`: the s
 is split once per campaign variant, images are encoded once, and a message costs a
 few string joins and three HMACs, about 85 microseconds of CPU; building the same
 message with ``EmailMessage`` took about 2.4 milliseconds (measured on the bench
-machine), too slow for a campaign of a million e-mails.
+machine), too slow for a campaign of a million e-mails. A campaign's variant goes
+further (:meth:`EmailBuilder.template`): its bodies are quoted-printable once, and a
+member's message only encodes the member's own values (about 20 microseconds).
 """
 
 from __future__ import annotations
