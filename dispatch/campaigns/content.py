@@ -39,7 +39,7 @@ from dispatch.creatives.sandbox import LIMITS, opaque_to_personal_fields, render
 from dispatch.errors import DispatchError
 from dispatch.register.tokens import letter_code
 from dispatch.rendering import EmailBuilder, Variant, render_variant
-from dispatch.rendering.email import EmailTemplate, PreparedParts
+from dispatch.rendering.email import EmailTemplate
 from dispatch.rendering.identity import DEMO_LINKS, LinkSettings
 
 LetterKey = tuple[str, bool]
@@ -90,10 +90,13 @@ class EmailVariant:
     @classmethod
     def of(cls, builder: EmailBuilder, html: str, text: str) -> EmailVariant:
         prepared = builder.prepare(html)
-        parts = PreparedParts(_split(prepared.head), _split(prepared.body), prepared.images)
-        return cls(
-            builder.template(parts, _split(text)), _Size.of(_split(html)), _Size.of(_split(text))
+        template = builder.template(
+            head=_split(prepared.head),
+            body=_split(prepared.body),
+            images=prepared.images,
+            text=_split(text),
         )
+        return cls(template, _Size.of(_split(html)), _Size.of(_split(text)))
 
     def values(self, values: Mapping[str, str]) -> tuple[dict[str, str], Mapping[str, str]] | None:
         """A member's values for the HTML (escaped, as the template would have) and the
@@ -182,12 +185,8 @@ class CampaignContent:
         )
         html = render(self.bundle.template("email.html.j2") or "", context, name="email.html.j2")
         text = render(self.bundle.template("email.txt.j2") or "", context, name="email.txt.j2")
-        return builder.assemble(
-            member_id=member_id,
-            to_address=to_address,
-            to_name=name,
-            html=builder.prepare(html),
-            text_body=text,
+        return builder.build(
+            member_id=member_id, to_address=to_address, to_name=name, html_body=html, text_body=text
         )
 
     def _email_variant(

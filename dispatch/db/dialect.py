@@ -19,15 +19,10 @@ def bigint_array(values: Sequence[int], name: str | None = None) -> ColumnElemen
     """A ``bigint[]`` parameter for PostgreSQL, sent as the text of an array literal
     (``{1,2,3}``) and cast in the statement. psycopg dumps a list element by element in
     Python: a chunk's id and digest arrays were 6 % of an e-mail worker's CPU
-    (bench/HISTORY.md); one string is made and sent at C speed."""
+    (bench/HISTORY.md); one string is made and sent at C speed. A statement built once
+    and run for many lists takes ``values`` empty and a name, and each list's
+    :func:`int_array_literal` under that name at execution."""
     return cast(bindparam(name, int_array_literal(values), type_=Text), ARRAY(BigInteger))
-
-
-def bigint_array_param(name: str) -> ColumnElement[Any]:
-    """A :func:`bigint_array` parameter given its value at execution, as
-    :func:`int_array_literal`: for a statement built once and run for many lists.
-    Empty until then (a statement is compiled with its values to compare criteria)."""
-    return cast(bindparam(name, "{}", type_=Text), ARRAY(BigInteger))
 
 
 def int_array_literal(values: Sequence[int]) -> str:

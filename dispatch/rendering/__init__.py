@@ -27,7 +27,6 @@ from dispatch.rendering.batch import (
 from dispatch.rendering.email import (
     EmailBuilder,
     EmailSettings,
-    PreparedHtml,
     build_email,
     message_id,
     unsubscribe_token,
@@ -52,7 +51,6 @@ __all__ = [
     "FetchRefused",
     "Letter",
     "LetterPages",
-    "PreparedHtml",
     "Recipient",
     "SenderInfo",
     "TextDoesNotFit",

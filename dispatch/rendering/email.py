@@ -38,7 +38,6 @@ import binascii
 import hashlib
 import html
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -303,18 +302,13 @@ class PreparedHtml:
     images: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedParts:
-    """A :class:`PreparedHtml` whose head and body have slots (parts, not text)."""
-
-    head: Parts
-    body: Parts
-    images: tuple[str, ...]
-
-
 #: The slots of the system shell, filled by the builder itself.
 SHELL_SLOTS = frozenset({"head", "body", "token", "centre"})
-_EMPTY: Mapping[str, str] = defaultdict(str)
+
+
+def _blank(parts: Parts) -> dict[str, str]:
+    """Every slot of ``parts`` filled with nothing."""
+    return dict.fromkeys(parts[1::2], "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,28 +409,11 @@ class EmailBuilder:
         html_body: str,
         text_body: str,
     ) -> bytes:
-        """The complete message (CRLF line ends) for one member."""
-        return self.assemble(
-            member_id=member_id,
-            to_address=to_address,
-            to_name=to_name,
-            html=self.prepare(html_body),
-            text_body=text_body,
-        )
+        """The complete message (CRLF line ends) for one member.
 
-    def assemble(
-        self,
-        *,
-        member_id: object,
-        to_address: str,
-        to_name: str | None,
-        html: PreparedHtml,
-        text_body: str,
-    ) -> bytes:
-        """The complete message for one member from an HTML body already prepared.
-
-        Checked here, not in :meth:`prepare`: nothing in it may load from elsewhere
-        (a body prepared once per variant has each member's values put in after)."""
+        Checked after :meth:`prepare`: nothing in it may load from elsewhere (a
+        variant's body prepared once is checked in :meth:`template` and :meth:`fill`)."""
+        html = self.prepare(html_body)
         _refuse_remote(html.head, html.body)
         links = self._links(member_id)
         html_doc = _fill(self._html, {"head": html.head, "body": html.body, **links})
@@ -445,24 +422,26 @@ class EmailBuilder:
             member_id, to_address, to_name, links, _qp(text_doc), _qp(html_doc), html.images
         )
 
-    def template(self, html: PreparedParts, text: Parts) -> EmailTemplate:
-        """The message bodies of one variant, encoded once: the HTML as :meth:`prepare`
-        made it and the text, each as parts with slots for the member's values
-        (:meth:`fill` puts them in). Slot names must not be the shell's own."""
-        names = set(html.head[1::2]) | set(html.body[1::2]) | set(text[1::2])
+    def template(
+        self, *, head: Parts, body: Parts, images: tuple[str, ...], text: Parts
+    ) -> EmailTemplate:
+        """The message bodies of one variant, encoded once: the HTML's head and body as
+        :meth:`prepare` made them and the text, each as parts with slots for the
+        member's values (:meth:`fill` puts them in). Slot names must not be the shell's
+        own."""
+        names = set(head[1::2]) | set(body[1::2]) | set(text[1::2])
         if names & SHELL_SLOTS:
             raise ValueError(f"slot names taken by the shell: {sorted(names & SHELL_SLOTS)}")
-        head, body = html.head, html.body
         return EmailTemplate(
             html=_qp_parts(_expand(self._html, {"head": head, "body": body})),
             text=_qp_parts(_expand(self._text, {"body": text})),
-            images=html.images,
+            images=images,
             head=head,
             body=body,
             in_text=_in_text_only(head)
             and _in_text_only(body)
-            and _remote_reference(_fill(head, _EMPTY)) is None
-            and _remote_reference(_fill(body, _EMPTY)) is None,
+            and _remote_reference(_fill(head, _blank(head))) is None
+            and _remote_reference(_fill(body, _blank(body))) is None,
         )
 
     def fill(
@@ -476,13 +455,13 @@ class EmailBuilder:
         text_values: Mapping[str, str],
     ) -> bytes:
         """One member's message from a :meth:`template`: the same message as
-        :meth:`assemble` makes of the filled HTML and text, but for where soft line
+        :meth:`build` makes of the filled HTML and text, but for where soft line
         breaks fall (so the same once decoded), for values without line breaks.
 
         ``html_values`` are put in as they are: the caller has escaped them. Where the
         template's every slot is in text, a value cannot make the message load
         anything, and is not checked again; elsewhere (an attribute, a style) each
-        member's HTML is checked as :meth:`assemble` checks it."""
+        member's HTML is checked as :meth:`build` checks it."""
         if not template.in_text:
             _refuse_remote(_fill(template.head, html_values), _fill(template.body, html_values))
         links = self._links(member_id)

@@ -22,8 +22,6 @@ from dispatch.rendering import (
 from dispatch.rendering.email import (
     DEMO_EMAIL,
     EmailRejected,
-    PreparedHtml,
-    PreparedParts,
     centre_token,
 )
 
@@ -277,11 +275,11 @@ def test_a_template_skips_the_members_check_only_where_every_value_lands_in_text
 ) -> None:
     b = builder()
     parts = tuple(body.split("\x00"))
-    template = b.template(PreparedParts((), parts, ()), (["Hei ", "name", ""]))
+    template = b.template(head=("",), body=parts, images=(), text=("Hei ", "name", ""))
     assert template.in_text is in_text
 
 
-def test_a_template_fills_to_the_message_assemble_makes_once_decoded() -> None:
+def test_a_template_fills_to_the_message_build_makes_once_decoded() -> None:
     b = builder()
     head = ("<style>h1 { color: #036 }</style>",)
     body = tuple(
@@ -292,7 +290,7 @@ def test_a_template_fills_to_the_message_assemble_makes_once_decoded() -> None:
     text = tuple(
         ("Hei \x00name\x00,\n\n" + "Kevään tarjous. " * 30 + "\n\x00store\x00").split("\x00")
     )
-    template = b.template(PreparedParts(head, body, ()), text)
+    template = b.template(head=head, body=body, images=(), text=text)
     values = {"name": "Åsa " + "x" * 200 + " ", "store": ".Prisma & co"}
     filled = b.fill(
         template,
@@ -302,13 +300,12 @@ def test_a_template_fills_to_the_message_assemble_makes_once_decoded() -> None:
         html_values=values,
         text_values=values,
     )
-    whole = b.assemble(
+    filled_body = "".join(v if i % 2 == 0 else values[v] for i, v in enumerate(body))
+    whole = b.build(
         member_id=5,
         to_address="a@example.fi",
         to_name="Åsa",
-        html=PreparedHtml(
-            head[0], "".join(v if i % 2 == 0 else values[v] for i, v in enumerate(body)), ()
-        ),
+        html_body=f"<html><head>{head[0]}</head><body>{filled_body}</body></html>",
         text_body="".join(v if i % 2 == 0 else values[v] for i, v in enumerate(text)),
     )
     assert filled != whole  # the soft line breaks fall elsewhere...
@@ -323,12 +320,12 @@ def test_a_template_fills_to_the_message_assemble_makes_once_decoded() -> None:
 
 def test_a_templates_slots_may_not_be_the_shells() -> None:
     with pytest.raises(ValueError, match="token"):
-        builder().template(PreparedParts((), ("<p>", "token", "</p>"), ()), ("x",))
+        builder().template(head=("",), body=("<p>", "token", "</p>"), images=(), text=("x",))
 
 
 def test_a_member_value_after_a_bracket_is_checked_and_refused() -> None:
     b = builder()
-    template = b.template(PreparedParts((), ("<p>x<", "store", "</p>"), ()), ("x",))
+    template = b.template(head=("",), body=("<p>x<", "store", "</p>"), images=(), text=("x",))
     with pytest.raises(EmailRejected, match="resource from elsewhere"):
         b.fill(
             template,

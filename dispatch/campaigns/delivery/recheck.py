@@ -31,7 +31,7 @@ from dispatch.campaigns.snapshot import recipients_of
 from dispatch.db.dialect import (
     among,
     among_joined,
-    bigint_array_param,
+    bigint_array,
     int_array_literal,
     is_postgres,
     planning_without,
@@ -153,7 +153,7 @@ class BatchWork:
         if not is_postgres(session):
             return session.scalars(self.policy.select(among(session, MemberFacts.id, member_ids)))
         if self._recheck is None:
-            self._recheck = self.policy.select(MemberFacts.id == any_(bigint_array_param("ids")))
+            self._recheck = self.policy.select(MemberFacts.id == any_(bigint_array((), "ids")))
         return session.scalars(self._recheck, {"ids": int_array_literal(member_ids)})
 
     def mark(
